@@ -135,7 +135,7 @@ func Connect(ctx context.Context, opts Options) (*Client, error) {
 		ConnectUsername:               opts.Username,
 		ConnectPassword:               opts.Password,
 		OnConnectionUp: func(cm *autopaho.ConnectionManager, ack *paho.Connack) {
-			c.connectionUp(ctx, ack.SessionPresent)
+			c.connectionUp(ctx, cm, ack.SessionPresent)
 		},
 		OnConnectionDown: func() bool {
 			c.mu.Lock()
@@ -158,6 +158,9 @@ func Connect(ctx context.Context, opts Options) (*Client, error) {
 		},
 		ClientConfig: paho.ClientConfig{
 			ClientID: opts.ClientID,
+			// Set here, not with AddOnPublishReceived: that one only
+			// reaches the current connection and is lost on reconnect.
+			OnPublishReceived: []func(paho.PublishReceived) (bool, error){c.route},
 			OnClientError: func(err error) {
 				c.log.Warn().Err(err).Msg("mqtt client error")
 			},
@@ -180,8 +183,9 @@ func Connect(ctx context.Context, opts Options) (*Client, error) {
 		cancel()
 		return nil, fmt.Errorf("mqtt: %w", err)
 	}
+	c.mu.Lock()
 	c.cm = cm
-	cm.AddOnPublishReceived(c.route)
+	c.mu.Unlock()
 	return c, nil
 }
 
@@ -216,7 +220,7 @@ func (c *Client) buildConnect(cp *paho.Connect, _ *url.URL) (*paho.Connect, erro
 	return cp, nil
 }
 
-func (c *Client) connectionUp(ctx context.Context, sessionPresent bool) {
+func (c *Client) connectionUp(ctx context.Context, cm *autopaho.ConnectionManager, sessionPresent bool) {
 	c.log.Info().Bool("session_present", sessionPresent).Msg("mqtt connected")
 	c.wg.Add(1)
 	go func() {
@@ -225,7 +229,7 @@ func (c *Client) connectionUp(ctx context.Context, sessionPresent bool) {
 		subs := append([]subscription(nil), c.subs...)
 		c.mu.Unlock()
 		for _, s := range subs {
-			if err := c.subscribe(ctx, s.filter, s.qos); err != nil {
+			if err := subscribe(ctx, cm, s.filter, s.qos); err != nil {
 				c.log.Error().Err(err).Str("filter", s.filter).Msg("mqtt resubscribe failed")
 			}
 		}
@@ -320,12 +324,17 @@ func fromPaho(p *paho.Publish) Message {
 func (c *Client) Subscribe(ctx context.Context, filter string, qos byte, h Handler) error {
 	c.mu.Lock()
 	c.subs = append(c.subs, subscription{filter: filter, qos: qos, handler: h})
-	up := c.up
 	c.mu.Unlock()
-	if !up {
-		return nil
+	// Subscribing twice is harmless; missing one is not: the connection may
+	// have come up after the restore loop copied the list.
+	c.mu.Lock()
+	cm := c.cm
+	c.mu.Unlock()
+	err := subscribe(ctx, cm, filter, qos)
+	if errors.Is(err, autopaho.ConnectionDownError) {
+		return nil // made on connect
 	}
-	return c.subscribe(ctx, filter, qos)
+	return err
 }
 
 // Unsubscribe removes every subscription for filter.
@@ -346,10 +355,13 @@ func (c *Client) Unsubscribe(ctx context.Context, filter string) error {
 	return nil
 }
 
-func (c *Client) subscribe(ctx context.Context, filter string, qos byte) error {
-	ack, err := c.cm.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: filter, QoS: qos}}})
+func subscribe(ctx context.Context, cm *autopaho.ConnectionManager, filter string, qos byte) error {
+	ack, err := cm.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: filter, QoS: qos}}})
 	if err != nil {
 		return fmt.Errorf("subscribe %q: %w", filter, err)
+	}
+	if ack == nil {
+		return nil
 	}
 	if len(ack.Reasons) > 0 && ack.Reasons[0] >= 0x80 {
 		return fmt.Errorf("subscribe %q: broker refused with reason code 0x%02x", filter, ack.Reasons[0])
@@ -357,7 +369,7 @@ func (c *Client) subscribe(ctx context.Context, filter string, qos byte) error {
 	return nil
 }
 
-func (c *Client) route(pr autopaho.PublishReceived) (bool, error) {
+func (c *Client) route(pr paho.PublishReceived) (bool, error) {
 	c.mu.Lock()
 	var handlers []Handler
 	for _, s := range c.subs {

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/http-connector/http-connector/engine/config"
+	"github.com/http-connector/http-connector/engine/settings"
+)
+
+// Exit statuses.
+const (
+	exitOK      = 0
+	exitFailure = 1 // runtime or validation failure
+	exitUsage   = 2
+)
+
+// env is the process environment as the commands see it.
+type env struct {
+	environ []string
+	stdout  io.Writer
+	stderr  io.Writer
+}
+
+func (e *env) getenv(name string) (string, bool) {
+	for _, kv := range e.environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == name {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, e *env, args []string) int
+}
+
+func commands() []command {
+	return []command{
+		{"run", "sample the configured devices and publish to MQTT", cmdRun},
+		{"validate", "check a configuration folder and report every problem", cmdValidate},
+		{"demo", "run the thermostat walkthrough on an embedded broker and print its messages", cmdDemo},
+		{"version", "print the version", cmdVersion},
+	}
+}
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func run(ctx context.Context, args []string, environ []string, stdout, stderr io.Writer) int {
+	e := &env{environ: environ, stdout: stdout, stderr: stderr}
+	if len(args) == 0 {
+		usage(stderr)
+		return exitUsage
+	}
+	switch args[0] {
+	case "-h", "--help", "-help", "help":
+		usage(stdout)
+		return exitOK
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(ctx, e, args[1:])
+		}
+	}
+	fmt.Fprintf(stderr, "http-connector: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return exitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: http-connector <command> [flags]")
+	fmt.Fprintln(w, "\nCommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun 'http-connector <command> --help' for a command's flags.")
+}
+
+func cmdVersion(_ context.Context, e *env, args []string) int {
+	fs := newFlagSet("version", "", e)
+	if code, done := parse(fs, args, e); done {
+		return code
+	}
+	fmt.Fprintln(e.stdout, "http-connector", version)
+	return exitOK
+}
+
+// newFlagSet makes a flag set whose usage names the command.
+func newFlagSet(name, synopsis string, e *env) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: http-connector %s [flags]\n", name)
+		if synopsis != "" {
+			fmt.Fprintf(fs.Output(), "\n%s\n", synopsis)
+		}
+		fmt.Fprintln(fs.Output(), "\nFlags:")
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses flags; done is true when the command should return code.
+func parse(fs *flag.FlagSet, args []string, e *env) (code int, done bool) {
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fs.SetOutput(e.stdout)
+		fs.Usage()
+		return exitOK, true
+	case err != nil:
+		return exitUsage, true
+	case fs.NArg() > 0:
+		fmt.Fprintf(e.stderr, "http-connector %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		return exitUsage, true
+	}
+	return 0, false
+}
+
+// settingFlags are the flags that set connector settings.
+type settingFlags struct {
+	file string
+	keys map[string]string // flag name → settings key
+}
+
+func addSettingFlags(fs *flag.FlagSet, withBroker bool) *settingFlags {
+	sf := &settingFlags{keys: map[string]string{}}
+	fs.StringVar(&sf.file, "settings", "", "connector settings `file` (YAML); also "+settings.EnvPrefix+"SETTINGS")
+	def := settings.Defaults()
+	add := func(name, key, value, help string) {
+		fs.String(name, value, help)
+		sf.keys[name] = key
+	}
+	add("config", "config", "", "`folder` of Device and Asset resource files")
+	if withBroker {
+		add("broker", "broker", "", "MQTT broker `URL` (mqtt://host:port, mqtts://host:port); empty starts the embedded broker on "+def.EmbeddedBroker)
+		add("client-id", "clientId", def.ClientID, "MQTT client `id`")
+	}
+	add("log-level", "logLevel", def.LogLevel, "log `level`: trace, debug, info, warn, error")
+	add("log-format", "logFormat", "", "log `format`: console or json (default console)")
+	return sf
+}
+
+func (sf *settingFlags) load(fs *flag.FlagSet, e *env) (*settings.Settings, error) {
+	flags := map[string]any{}
+	fs.Visit(func(f *flag.Flag) {
+		if key, ok := sf.keys[f.Name]; ok {
+			flags[key] = f.Value.String()
+		}
+	})
+	file := sf.file
+	if file == "" {
+		file, _ = e.getenv(settings.EnvPrefix + "SETTINGS")
+	}
+	return settings.Load(settings.Sources{File: file, Environ: e.environ, Flags: flags})
+}
+
+func newLogger(w io.Writer, s *settings.Settings) zerolog.Logger {
+	level, err := zerolog.ParseLevel(s.LogLevel)
+	if err != nil {
+		level = zerolog.InfoLevel
+	}
+	if s.LogFormat == "json" {
+		return zerolog.New(w).Level(level).With().Timestamp().Logger()
+	}
+	cw := zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05", NoColor: true}
+	return zerolog.New(cw).Level(level).With().Timestamp().Logger()
+}
+
+// printErrors writes a load error: every problem on its own line(s).
+func printErrors(w io.Writer, err error) {
+	var errs config.Errors
+	if errors.As(err, &errs) {
+		for _, e := range errs {
+			fmt.Fprintln(w, e)
+		}
+		fmt.Fprintf(w, "%d %s\n", len(errs), plural(len(errs), "problem", "problems"))
+		return
+	}
+	fmt.Fprintln(w, err)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+func dirExists(path string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("configuration folder: %w", err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("configuration folder %s: not a folder", path)
+	}
+	return nil
+}
+
+func sortedNames(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+var _ = time.Second

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/http-connector/http-connector/engine/config"
+	"github.com/http-connector/http-connector/engine/standalone"
+)
+
+func cmdRun(ctx context.Context, e *env, args []string) int {
+	fs := newFlagSet("run", "Samples every enabled asset of the configuration and publishes its datasets to MQTT\nuntil interrupted (SIGINT or SIGTERM).", e)
+	sf := addSettingFlags(fs, true)
+	if code, done := parse(fs, args, e); done {
+		return code
+	}
+	s, err := sf.load(fs, e)
+	if err != nil {
+		fmt.Fprintln(e.stderr, err)
+		return exitFailure
+	}
+	if s.Config == "" {
+		fmt.Fprintln(e.stderr, "http-connector run: --config is required (or config in the settings)")
+		return exitUsage
+	}
+	if err := dirExists(s.Config); err != nil {
+		fmt.Fprintln(e.stderr, err)
+		return exitFailure
+	}
+	log := newLogger(e.stderr, s)
+	err = standalone.Run(ctx, standalone.Options{
+		Settings: s,
+		Config:   os.DirFS(s.Config),
+		Display:  s.Config,
+		Logger:   log,
+		Getenv:   e.getenv,
+	})
+	var cerrs config.Errors
+	switch {
+	case errors.As(err, &cerrs):
+		printErrors(e.stderr, err)
+		return exitFailure
+	case err != nil:
+		log.Error().Err(err).Msg("stopped")
+		return exitFailure
+	}
+	return exitOK
+}
+
+func cmdValidate(ctx context.Context, e *env, args []string) int {
+	fs := newFlagSet("validate", "Loads everything 'run' loads and reports every problem with its file, line and field.\nExit status 0: valid; 1: problems found.", e)
+	sf := addSettingFlags(fs, false)
+	if code, done := parse(fs, args, e); done {
+		return code
+	}
+	s, err := sf.load(fs, e)
+	if err != nil {
+		fmt.Fprintln(e.stderr, err)
+		return exitFailure
+	}
+	if s.Config == "" {
+		fmt.Fprintln(e.stderr, "http-connector validate: --config is required")
+		return exitUsage
+	}
+	if err := dirExists(s.Config); err != nil {
+		fmt.Fprintln(e.stderr, err)
+		return exitFailure
+	}
+	loader, err := standalone.Loader(s)
+	if err != nil {
+		fmt.Fprintln(e.stderr, err)
+		return exitFailure
+	}
+	cfg, err := loader.LoadDir(os.DirFS(s.Config), ".", s.Config)
+	if err != nil {
+		printErrors(e.stderr, err)
+		return exitFailure
+	}
+	datasets := 0
+	for _, a := range cfg.Assets {
+		datasets += len(a.Datasets)
+	}
+	fmt.Fprintf(e.stdout, "%s: valid: %d %s, %d %s, %d %s\n", s.Config,
+		len(cfg.Endpoints), plural(len(cfg.Endpoints), "endpoint", "endpoints"),
+		len(cfg.Assets), plural(len(cfg.Assets), "asset", "assets"),
+		datasets, plural(datasets, "dataset", "datasets"))
+	for _, d := range cfg.Disabled {
+		fmt.Fprintln(e.stdout, "not sampled:", d)
+	}
+	return exitOK
+}

@@ -1,0 +1,370 @@
+// Package resourcefile reads Device and Asset custom resources from YAML or
+// JSON files: one or several documents per file, or a kind: List with items.
+// Each document is checked against the embedded resource schema before it is
+// decoded, and every problem names the file, line and field.
+package resourcefile
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/http-connector/http-connector/engine/adr"
+	"github.com/http-connector/http-connector/schemas"
+)
+
+// Kinds of resources.
+const (
+	KindDevice = "Device"
+	KindAsset  = "Asset"
+)
+
+// APIVersion is the ADR resources' apiVersion.
+const APIVersion = "namespaces.deviceregistry.microsoft.com/v1"
+
+// Resource is one Device or Asset read from a file.
+type Resource struct {
+	File   string
+	Line   int // line of the document (or List item)
+	Kind   string
+	Name   string
+	Device *adr.Device
+	Asset  *adr.Asset
+	lines  map[string]int // dotted field path → line
+}
+
+// LineOf returns the line of the deepest field on path that the file holds.
+func (r *Resource) LineOf(path string) int {
+	for p := path; ; {
+		if l, ok := r.lines[p]; ok {
+			return l
+		}
+		i := strings.LastIndexAny(p, ".[")
+		if i <= 0 {
+			return r.Line
+		}
+		p = p[:i]
+	}
+}
+
+// Error is a problem in a file, at a line and field.
+type Error struct {
+	File    string
+	Line    int
+	Context string // `asset "a" dataset "d"`: what the problem is about
+	Path    string
+	Message string
+	Detail  string // optional extra lines
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		b.WriteString(":" + strconv.Itoa(e.Line))
+	}
+	b.WriteString(": ")
+	if e.Context != "" {
+		b.WriteString(e.Context + ": ")
+	}
+	if e.Path != "" {
+		b.WriteString(e.Path + ": ")
+	}
+	b.WriteString(e.Message)
+	if e.Detail != "" {
+		b.WriteString("\n" + e.Detail)
+	}
+	return b.String()
+}
+
+// Reader reads resource files; it holds the compiled resource schemas.
+type Reader struct {
+	device, asset *schemas.Validator
+}
+
+// NewReader compiles the resource schemas.
+func NewReader() (*Reader, error) {
+	dv, err := schemas.Compile(schemas.ADRResources + "#/definitions/deviceResource")
+	if err != nil {
+		return nil, err
+	}
+	av, err := schemas.Compile(schemas.ADRResources + "#/definitions/assetResource")
+	if err != nil {
+		return nil, err
+	}
+	return &Reader{device: dv, asset: av}, nil
+}
+
+// IsResourceFile reports whether a file name is read as resources.
+func IsResourceFile(name string) bool {
+	switch strings.ToLower(path.Ext(name)) {
+	case ".yaml", ".yml", ".json":
+		return !strings.HasPrefix(path.Base(name), ".")
+	}
+	return false
+}
+
+// ReadDir reads every resource file directly in dir of fsys, in name order.
+// display is prefixed to file names in errors and Resource.File.
+func (r *Reader) ReadDir(fsys fs.FS, dir, display string) ([]*Resource, []error) {
+	entries, err := fs.ReadDir(fsys, dir)
+	if err != nil {
+		return nil, []error{fmt.Errorf("read configuration folder %s: %w", display, err)}
+	}
+	var out []*Resource
+	var errs []error
+	for _, e := range entries {
+		if e.IsDir() || !IsResourceFile(e.Name()) {
+			continue
+		}
+		b, err := fs.ReadFile(fsys, path.Join(dir, e.Name()))
+		name := path.Join(display, e.Name())
+		if err != nil {
+			errs = append(errs, &Error{File: name, Message: err.Error()})
+			continue
+		}
+		rs, es := r.Read(name, b)
+		out = append(out, rs...)
+		errs = append(errs, es...)
+	}
+	return out, errs
+}
+
+// Read parses one file's bytes.
+func (r *Reader) Read(file string, data []byte) ([]*Resource, []error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, []error{&Error{File: file, Message: "empty file: expected Device or Asset resources"}}
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var out []*Resource
+	var errs []error
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			errs = append(errs, &Error{File: file, Message: yamlMessage(err)})
+			break
+		}
+		if len(doc.Content) == 0 {
+			continue
+		}
+		rs, es := r.document(file, doc.Content[0])
+		out = append(out, rs...)
+		errs = append(errs, es...)
+	}
+	if len(out) == 0 && len(errs) == 0 {
+		errs = append(errs, &Error{File: file, Message: "no resources in file"})
+	}
+	return out, errs
+}
+
+func yamlMessage(err error) string {
+	return "invalid YAML or JSON: " + strings.TrimPrefix(err.Error(), "yaml: ")
+}
+
+func (r *Reader) document(file string, n *yaml.Node) ([]*Resource, []error) {
+	lines := map[string]int{}
+	v, err := toJSON(n, "", lines)
+	if err != nil {
+		return nil, []error{&Error{File: file, Line: n.Line, Message: err.Error()}}
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return nil, []error{&Error{File: file, Line: n.Line, Message: "a resource must be a mapping with apiVersion, kind, metadata and spec"}}
+	}
+	if obj["kind"] == "List" {
+		items, ok := obj["items"].([]any)
+		if !ok {
+			return nil, []error{&Error{File: file, Line: n.Line, Path: "items", Message: "a List needs an items array"}}
+		}
+		var out []*Resource
+		var errs []error
+		for i, it := range items {
+			prefix := fmt.Sprintf("items[%d]", i)
+			sub := map[string]int{}
+			for k, l := range lines {
+				if k == prefix {
+					sub[""] = l
+				} else if rest, ok := strings.CutPrefix(k, prefix+"."); ok {
+					sub[rest] = l
+				}
+			}
+			res, es := r.resource(file, sub[""], it, sub, prefix+".")
+			if res != nil {
+				out = append(out, res)
+			}
+			errs = append(errs, es...)
+		}
+		return out, errs
+	}
+	res, errs := r.resource(file, n.Line, obj, lines, "")
+	if res == nil {
+		return nil, errs
+	}
+	return []*Resource{res}, errs
+}
+
+func (r *Reader) resource(file string, line int, v any, lines map[string]int, prefix string) (*Resource, []error) {
+	obj, _ := v.(map[string]any)
+	kind, _ := obj["kind"].(string)
+	context := ""
+	if md, ok := obj["metadata"].(map[string]any); ok {
+		if name, ok := md["name"].(string); ok && (kind == KindDevice || kind == KindAsset) {
+			context = fmt.Sprintf("%s %q", strings.ToLower(kind), name)
+		}
+	}
+	fail := func(path, msg string) []error {
+		l := line
+		if fl, ok := lines[path]; ok {
+			l = fl
+		}
+		return []error{&Error{File: file, Line: l, Context: context, Path: prefix + path, Message: msg}}
+	}
+	if obj == nil {
+		return nil, fail("", "a resource must be a mapping with apiVersion, kind, metadata and spec")
+	}
+	var val *schemas.Validator
+	switch kind {
+	case KindDevice:
+		val = r.device
+	case KindAsset:
+		val = r.asset
+	case "":
+		return nil, fail("kind", "missing: expected Device or Asset")
+	default:
+		return nil, fail("kind", fmt.Sprintf("%q is not supported: expected Device or Asset", kind))
+	}
+	if vs := val.Validate(v); len(vs) > 0 {
+		var errs []error
+		for _, viol := range vs {
+			errs = append(errs, fail(viol.Path, viol.Message)...)
+		}
+		return nil, errs
+	}
+	res := &Resource{File: file, Line: line, Kind: kind, lines: lines}
+	res.Name = obj["metadata"].(map[string]any)["name"].(string)
+	spec, _ := json.Marshal(obj["spec"])
+	dec := json.NewDecoder(bytes.NewReader(spec))
+	dec.DisallowUnknownFields()
+	var err error
+	if kind == KindDevice {
+		res.Device = new(adr.Device)
+		err = dec.Decode(res.Device)
+	} else {
+		res.Asset = new(adr.Asset)
+		err = dec.Decode(res.Asset)
+	}
+	if err != nil {
+		return nil, fail("spec", err.Error())
+	}
+	return res, nil
+}
+
+// toJSON converts a YAML node to the values encoding/json produces
+// (numbers as json.Number) and records the line of every field.
+func toJSON(n *yaml.Node, path string, lines map[string]int) (any, error) {
+	lines[path] = n.Line
+	switch n.Kind {
+	case yaml.AliasNode:
+		return toJSON(n.Alias, path, lines)
+	case yaml.DocumentNode:
+		if len(n.Content) == 0 {
+			return nil, nil
+		}
+		return toJSON(n.Content[0], path, lines)
+	case yaml.MappingNode:
+		m := make(map[string]any, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, val := n.Content[i], n.Content[i+1]
+			if k.Kind != yaml.ScalarNode {
+				return nil, fmt.Errorf("line %d: mapping keys must be strings", k.Line)
+			}
+			if k.Tag == "!!merge" {
+				return nil, fmt.Errorf("line %d: YAML merge keys (<<) are not supported", k.Line)
+			}
+			if _, dup := m[k.Value]; dup {
+				return nil, fmt.Errorf("line %d: duplicate key %q", k.Line, k.Value)
+			}
+			child := childPath(path, k.Value)
+			cv, err := toJSON(val, child, lines)
+			if err != nil {
+				return nil, err
+			}
+			lines[child] = k.Line
+			m[k.Value] = cv
+		}
+		return m, nil
+	case yaml.SequenceNode:
+		s := make([]any, len(n.Content))
+		for i, c := range n.Content {
+			cv, err := toJSON(c, fmt.Sprintf("%s[%d]", path, i), lines)
+			if err != nil {
+				return nil, err
+			}
+			s[i] = cv
+		}
+		return s, nil
+	case yaml.ScalarNode:
+		switch n.ShortTag() {
+		case "!!null":
+			return nil, nil
+		case "!!bool":
+			var b bool
+			if err := n.Decode(&b); err != nil {
+				return nil, fmt.Errorf("line %d: %v", n.Line, err)
+			}
+			return b, nil
+		case "!!int", "!!float":
+			var f any
+			if err := n.Decode(&f); err != nil {
+				return nil, fmt.Errorf("line %d: %v", n.Line, err)
+			}
+			b, err := json.Marshal(f)
+			if err != nil {
+				return nil, fmt.Errorf("line %d: number %s is not valid JSON", n.Line, n.Value)
+			}
+			return json.Number(b), nil
+		default:
+			return n.Value, nil
+		}
+	}
+	return nil, fmt.Errorf("line %d: unsupported YAML node", n.Line)
+}
+
+func childPath(parent, key string) string {
+	if parent == "" {
+		return schemas.Path("/" + escape(key))
+	}
+	return parent + schemas.Path("/x/" + escape(key))[1:]
+}
+
+func escape(k string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(k, "~", "~0"), "/", "~1")
+}
+
+// SortErrors orders errors by file and line.
+func SortErrors(errs []error) {
+	sort.SliceStable(errs, func(i, j int) bool {
+		a, aok := errs[i].(*Error)
+		b, bok := errs[j].(*Error)
+		if !aok || !bok {
+			return aok && !bok
+		}
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		return a.Line < b.Line
+	})
+}

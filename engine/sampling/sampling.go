@@ -1,0 +1,440 @@
+// Package sampling performs one sample of a dataset: it makes the dataset's
+// distinct HTTP requests, takes each data point's value from its response,
+// builds the dataset message (by default an object keyed by data point name,
+// or what the dataset's jq makes of it) and publishes it to every
+// destination. Failures are logged when the dataset's state changes, not on
+// every tick.
+package sampling
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/rs/zerolog"
+
+	"github.com/http-connector/http-connector/engine/fetch"
+	"github.com/http-connector/http-connector/engine/mqttclient"
+	"github.com/http-connector/http-connector/engine/plan"
+)
+
+// Publisher sends messages to the broker.
+type Publisher interface {
+	Publish(ctx context.Context, m *mqttclient.Message) error
+}
+
+// Counters are shared, connector-wide totals.
+type Counters struct {
+	Samples       atomic.Int64 // samples started
+	Failures      atomic.Int64 // samples that failed (request, value, mapping or publish)
+	Messages      atomic.Int64 // messages handed to the publisher successfully
+	PublishErrors atomic.Int64
+	Filtered      atomic.Int64 // samples whose mapping produced no message
+	Requests      atomic.Int64 // HTTP requests made
+	Panics        atomic.Int64
+}
+
+// Options configure a Sampler.
+type Options struct {
+	Logger   zerolog.Logger
+	Counters *Counters // optional
+	// Properties are user properties added to every message (CloudEvents).
+	Properties []mqttclient.UserProperty
+	// OnStateChange, if set, is called when the dataset starts failing (err
+	// non-nil) or recovers (err nil).
+	OnStateChange func(err error)
+	Now           func() time.Time
+}
+
+// Sampler samples one dataset.
+type Sampler struct {
+	ds     *plan.Dataset
+	client *fetch.Client
+	reqs   []*fetch.Request
+	pub    Publisher
+	opts   Options
+	log    zerolog.Logger
+	c      *Counters
+
+	mu       sync.Mutex
+	failing  error
+	since    time.Time
+	failures int
+}
+
+// New prepares a sampler; the requests are built here, once.
+func New(ds *plan.Dataset, client *fetch.Client, pub Publisher, opts Options) (*Sampler, error) {
+	s := &Sampler{ds: ds, client: client, pub: pub, opts: opts, c: opts.Counters}
+	if s.c == nil {
+		s.c = new(Counters)
+	}
+	if s.opts.Now == nil {
+		s.opts.Now = time.Now
+	}
+	s.log = opts.Logger.With().Str("asset", ds.Asset).Str("dataset", ds.Name).Logger()
+	for _, r := range ds.Requests {
+		pr, err := client.Prepare(r)
+		if err != nil {
+			return nil, fmt.Errorf("asset %q dataset %q: %w", ds.Asset, ds.Name, err)
+		}
+		s.reqs = append(s.reqs, pr)
+	}
+	return s, nil
+}
+
+// Dataset is the plan this sampler runs.
+func (s *Sampler) Dataset() *plan.Dataset { return s.ds }
+
+// Trace records what one sample did, for `try`.
+type Trace struct {
+	Time     time.Time
+	Requests []RequestTrace
+	Values   []ValueTrace
+	Messages []*mqttclient.Message
+}
+
+// RequestTrace is one request of a traced sample.
+type RequestTrace struct {
+	Request     string // method and URL
+	Status      int
+	Elapsed     time.Duration
+	ContentType string
+	Body        []byte // as received (the caller truncates for display)
+	Err         error
+}
+
+// ValueTrace is one data point value of a traced sample.
+type ValueTrace struct {
+	Name  string
+	Value any
+	Err   error
+}
+
+// Sample runs one sample due at tick and publishes its messages. It never
+// panics: a panic is recovered, counted and reported as a failure.
+func (s *Sampler) Sample(ctx context.Context, tick time.Time) {
+	s.c.Samples.Add(1)
+	defer func() {
+		if p := recover(); p != nil {
+			s.c.Panics.Add(1)
+			s.c.Failures.Add(1)
+			s.log.Error().Str("panic", fmt.Sprint(p)).Str("stack", string(debug.Stack())).Msg("sample panicked; the next tick runs again")
+			s.setState(fmt.Errorf("internal error: %v", p))
+		}
+	}()
+	msgs, err := s.collect(ctx, nil)
+	if err == nil {
+		err = s.publish(ctx, msgs)
+	}
+	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			return // stopping, not failing
+		}
+		s.c.Failures.Add(1)
+	}
+	s.setState(err)
+}
+
+// Try runs one sample without publishing and records everything it did.
+func (s *Sampler) Try(ctx context.Context) (*Trace, error) {
+	t := &Trace{}
+	msgs, err := s.collect(ctx, t)
+	t.Messages = msgs
+	return t, err
+}
+
+func (s *Sampler) publish(ctx context.Context, msgs []*mqttclient.Message) error {
+	if len(msgs) == 0 {
+		s.c.Filtered.Add(1)
+		return nil
+	}
+	var errs []error
+	for _, m := range msgs {
+		if err := s.pub.Publish(ctx, m); err != nil {
+			s.c.PublishErrors.Add(1)
+			errs = append(errs, fmt.Errorf("publish to %q: %w", m.Topic, err))
+			continue
+		}
+		s.c.Messages.Add(1)
+	}
+	return errors.Join(errs...)
+}
+
+// setState logs and reports changes between healthy and failing.
+func (s *Sampler) setState(err error) {
+	s.mu.Lock()
+	was := s.failing
+	switch {
+	case err != nil && was == nil:
+		s.failing, s.since, s.failures = err, s.opts.Now(), 1
+	case err != nil:
+		s.failures++
+		s.failing = err
+	case was != nil:
+		s.failing = nil
+	}
+	failures, since := s.failures, s.since
+	s.mu.Unlock()
+
+	switch {
+	case err != nil && was == nil:
+		s.log.Warn().Err(err).Msg("dataset sampling failed")
+	case err != nil && err.Error() != was.Error():
+		s.log.Debug().Err(err).Int("failed_samples", failures).Msg("dataset still failing")
+	case err == nil && was != nil:
+		s.log.Info().Int("failed_samples", failures).Dur("after", s.opts.Now().Sub(since)).Msg("dataset sampling recovered")
+	default:
+		return
+	}
+	if s.opts.OnStateChange != nil && (err == nil) != (was == nil) {
+		s.opts.OnStateChange(err)
+	}
+}
+
+// Failing returns the error of the last sample while the dataset is failing.
+func (s *Sampler) Failing() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.failing
+}
+
+// response is one fetched response and its parsed value, parsed lazily.
+type response struct {
+	r      *fetch.Response
+	err    error
+	parsed any
+	perr   error
+	done   bool
+}
+
+func (rs *response) value() (any, error) {
+	if !rs.done {
+		rs.parsed, rs.perr = Decode(rs.r.Body, rs.r.ContentType)
+		rs.done = true
+	}
+	return rs.parsed, rs.perr
+}
+
+func (s *Sampler) collect(ctx context.Context, trace *Trace) ([]*mqttclient.Message, error) {
+	now := s.opts.Now().UTC()
+	stamp := now.Format("2006-01-02T15:04:05.000Z07:00")
+	if trace != nil {
+		trace.Time = now
+	}
+	rctx, cancel := context.WithTimeout(ctx, s.ds.Timeout)
+	defer cancel()
+	resps := make([]response, len(s.reqs))
+	if len(s.reqs) == 1 {
+		resps[0].r, resps[0].err = s.client.Do(rctx, s.reqs[0])
+	} else {
+		var wg sync.WaitGroup
+		for i, r := range s.reqs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				resps[i].r, resps[i].err = s.client.Do(rctx, r)
+			}()
+		}
+		wg.Wait()
+	}
+	s.c.Requests.Add(int64(len(s.reqs)))
+	defer func() {
+		for i := range resps {
+			if resps[i].r != nil {
+				resps[i].r.Release()
+			}
+		}
+	}()
+	var errs []error
+	for i := range resps {
+		rs := &resps[i]
+		if trace != nil {
+			rt := RequestTrace{Request: s.reqs[i].String(), Err: rs.err}
+			if rs.r != nil {
+				rt.Status, rt.Elapsed, rt.ContentType = rs.r.Status, rs.r.Elapsed, rs.r.ContentType
+				rt.Body = bytes.Clone(rs.r.Body)
+			}
+			trace.Requests = append(trace.Requests, rt)
+		}
+		if rs.err != nil {
+			errs = append(errs, rs.err)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+
+	ds := s.ds
+	var input any
+	var raw []byte // the message as it is, when nothing needs building
+	if len(ds.Points) == 0 {
+		v, err := resps[0].value()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.reqs[0], err)
+		}
+		input = v
+		if _, isString := v.(string); !isString && ds.Mapping == nil {
+			raw = bytes.TrimSpace(resps[0].r.Body)
+		}
+	} else {
+		values := make([]any, len(ds.Points))
+		for i, p := range ds.Points {
+			v, err := s.pointValue(ctx, p, &resps[p.Request], stamp)
+			if trace != nil {
+				trace.Values = append(trace.Values, ValueTrace{Name: p.Name, Value: v, Err: err})
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("data point %q: %w", p.Name, err))
+				continue
+			}
+			values[i] = v
+		}
+		if len(errs) > 0 {
+			return nil, errors.Join(errs...)
+		}
+		if ds.Mapping == nil {
+			b, err := encodeObject(ds.Points, values)
+			if err != nil {
+				return nil, err
+			}
+			raw = b
+		} else {
+			obj := make(map[string]any, len(values))
+			for i, p := range ds.Points {
+				obj[p.Name] = values[i]
+			}
+			input = obj
+		}
+	}
+
+	var payloads [][]byte
+	if raw != nil {
+		payloads = [][]byte{bytes.Clone(raw)}
+	} else if ds.Mapping == nil {
+		b, err := encode(input)
+		if err != nil {
+			return nil, err
+		}
+		payloads = [][]byte{b}
+	} else {
+		outs, err := ds.Mapping.Run(ctx, input, ds.Asset, ds.Name, stamp)
+		if err != nil {
+			return nil, fmt.Errorf("dataset jq: %w", err)
+		}
+		for _, o := range outs {
+			b, err := encode(o)
+			if err != nil {
+				return nil, fmt.Errorf("dataset jq output: %w", err)
+			}
+			payloads = append(payloads, b)
+		}
+	}
+	msgs := make([]*mqttclient.Message, 0, len(payloads)*len(ds.Targets))
+	for _, p := range payloads {
+		for _, t := range ds.Targets {
+			msgs = append(msgs, &mqttclient.Message{
+				Topic:          t.Topic,
+				Payload:        p,
+				QoS:            t.QoS,
+				Retain:         t.Retain,
+				MessageExpiry:  t.Expiry,
+				ContentType:    "application/json",
+				UTF8Payload:    true,
+				UserProperties: s.opts.Properties,
+			})
+		}
+	}
+	return msgs, nil
+}
+
+func (s *Sampler) pointValue(ctx context.Context, p *plan.Point, rs *response, stamp string) (any, error) {
+	v, err := rs.value()
+	if err != nil {
+		return nil, err
+	}
+	if p.Mapping != nil {
+		return p.Mapping.One(ctx, v, s.ds.Asset, s.ds.Name, p.Name, stamp)
+	}
+	if m, ok := v.(map[string]any); ok {
+		if member, ok := m[p.Name]; ok {
+			return member, nil
+		}
+	}
+	return v, nil
+}
+
+// Decode parses a response body: JSON becomes its value (numbers as
+// json.Number, so they keep their exact text), other text becomes a string.
+// A body that claims to be JSON but is not, or that is not UTF-8 text, is an
+// error. An empty body is null.
+func Decode(body []byte, contentType string) (any, error) {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
+		return nil, nil
+	}
+	isJSON := strings.Contains(strings.ToLower(contentType), "json")
+	if isJSON || looksLikeJSON(trimmed[0]) {
+		dec := json.NewDecoder(bytes.NewReader(trimmed))
+		dec.UseNumber()
+		var v any
+		err := dec.Decode(&v)
+		if err == nil {
+			if _, terr := dec.Token(); !errors.Is(terr, io.EOF) {
+				err = errors.New("data after the JSON value")
+			}
+		}
+		if err == nil {
+			return v, nil
+		}
+		if isJSON {
+			return nil, fmt.Errorf("response is not valid JSON: %v", err)
+		}
+	}
+	if !utf8.Valid(body) {
+		return nil, errors.New("response is neither JSON nor UTF-8 text")
+	}
+	return string(body), nil
+}
+
+func looksLikeJSON(c byte) bool {
+	return strings.IndexByte(`{["-0123456789tfn`, c) >= 0
+}
+
+func encode(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, fmt.Errorf("encode message: %w", err)
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+// encodeObject writes {"name": value, …} in data point order.
+func encodeObject(points []*plan.Point, values []any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	b.WriteByte('{')
+	for i, p := range points {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(p.Key)
+		if err := enc.Encode(values[i]); err != nil {
+			return nil, fmt.Errorf("data point %q: encode value: %w", p.Name, err)
+		}
+		b.Truncate(b.Len() - 1) // the encoder's newline
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}

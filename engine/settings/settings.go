@@ -1,0 +1,283 @@
+// Package settings loads the connector's own settings (not the devices and
+// assets: those are the ADR resources) with koanf, from defaults, an
+// optional YAML settings file, HTTP_CONNECTOR_* environment variables and
+// command-line flags, each overriding the one before. Unknown keys are
+// errors.
+package settings
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/knadh/koanf/providers/confmap"
+	"github.com/knadh/koanf/providers/env/v2"
+	"github.com/knadh/koanf/v2"
+	"go.yaml.in/yaml/v3"
+)
+
+// EnvPrefix starts every environment variable the connector reads.
+const EnvPrefix = "HTTP_CONNECTOR_"
+
+// delim separates nested keys inside koanf; secret names may hold dots.
+const delim = "|"
+
+// Settings are the connector's settings.
+type Settings struct {
+	// Config is the folder of Device and Asset resource files (standalone).
+	Config string `koanf:"config"`
+	// Broker is the MQTT broker URL (mqtt://host:port or mqtts://host:port).
+	// Empty: start the embedded broker on EmbeddedBroker.
+	Broker string `koanf:"broker"`
+	// EmbeddedBroker is where the embedded broker listens.
+	EmbeddedBroker string `koanf:"embeddedBroker"`
+	// ClientID is the MQTT client id.
+	ClientID string `koanf:"clientId"`
+	// BrokerUsername and BrokerPasswordFile authenticate to an external broker.
+	BrokerUsername     string `koanf:"brokerUsername"`
+	BrokerPasswordFile string `koanf:"brokerPasswordFile"`
+	// BrokerCAFile is a PEM bundle to trust for mqtts:// brokers.
+	BrokerCAFile string `koanf:"brokerCaFile"`
+	// LogLevel is trace, debug, info, warn or error.
+	LogLevel string `koanf:"logLevel"`
+	// LogFormat is console or json; empty picks console on a terminal.
+	LogFormat string `koanf:"logFormat"`
+	// DefaultSamplingInterval applies when neither dataset nor asset sets one.
+	DefaultSamplingInterval time.Duration `koanf:"defaultSamplingInterval"`
+	// RequestTimeout bounds every HTTP request.
+	RequestTimeout time.Duration `koanf:"requestTimeout"`
+	// MaxResponseBytes bounds a response body.
+	MaxResponseBytes int64 `koanf:"maxResponseBytes"`
+	// MaxConnsPerDevice caps the connections to one device endpoint.
+	MaxConnsPerDevice int `koanf:"maxConnsPerDevice"`
+	// Secrets says where device credentials come from in standalone mode.
+	Secrets Secrets `koanf:"secrets"`
+	// Pprof, if set, serves net/http/pprof on this loopback address.
+	Pprof string `koanf:"pprof"`
+}
+
+// Secrets map the secret names in Device resources
+// (usernameSecretName: creds/username) to their values. A name is looked up
+// in Env, then Files, then as a path below Dir.
+type Secrets struct {
+	Dir   string            `koanf:"dir"`
+	Env   map[string]string `koanf:"env"`   // secret name → environment variable
+	Files map[string]string `koanf:"files"` // secret name → file
+}
+
+// Defaults are the settings when nothing overrides them.
+func Defaults() Settings {
+	return Settings{
+		EmbeddedBroker:          "127.0.0.1:1883",
+		ClientID:                "http-connector",
+		LogLevel:                "info",
+		DefaultSamplingInterval: time.Second,
+		RequestTimeout:          10 * time.Second,
+		MaxResponseBytes:        4 << 20,
+		MaxConnsPerDevice:       4,
+	}
+}
+
+// Sources are where settings come from, lowest priority first.
+type Sources struct {
+	File    string         // optional YAML file
+	Environ []string       // KEY=value pairs; HTTP_CONNECTOR_* are read
+	Flags   map[string]any // flag name (= key) → value, only flags set
+}
+
+// Load merges the sources over the defaults and checks the result.
+func Load(src Sources) (*Settings, error) {
+	k := koanf.New(delim)
+	if err := k.Load(confmap.Provider(toMap(Defaults()), delim), nil); err != nil {
+		return nil, fmt.Errorf("settings defaults: %w", err)
+	}
+	if src.File != "" {
+		b, err := os.ReadFile(src.File)
+		if err != nil {
+			return nil, fmt.Errorf("settings file: %w", err)
+		}
+		var m map[string]any
+		if err := yaml.Unmarshal(b, &m); err != nil {
+			return nil, fmt.Errorf("settings file %s: %v", src.File, strings.TrimPrefix(err.Error(), "yaml: "))
+		}
+		if err := k.Load(confmap.Provider(m, ""), nil); err != nil {
+			return nil, fmt.Errorf("settings file %s: %w", src.File, err)
+		}
+	}
+	envKeys := EnvNames()
+	var unknown []string
+	err := k.Load(env.Provider(delim, env.Opt{
+		Prefix:      EnvPrefix,
+		EnvironFunc: func() []string { return src.Environ },
+		TransformFunc: func(name, v string) (string, any) {
+			key, ok := envKeys[name]
+			if !ok {
+				if name != EnvPrefix+"SETTINGS" {
+					unknown = append(unknown, name)
+				}
+				return "", nil
+			}
+			return key, v
+		},
+	}), nil)
+	if err != nil {
+		return nil, fmt.Errorf("settings from environment: %w", err)
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return nil, fmt.Errorf("environment variable %s is not a setting (known: %s)", strings.Join(unknown, ", "), strings.Join(sortedKeys(envKeys), ", "))
+	}
+	if len(src.Flags) > 0 {
+		if err := k.Load(confmap.Provider(src.Flags, delim), nil); err != nil {
+			return nil, fmt.Errorf("settings from flags: %w", err)
+		}
+	}
+	var s Settings
+	dc := &mapstructure.DecoderConfig{
+		Result:           &s,
+		TagName:          "koanf",
+		ErrorUnused:      true,
+		WeaklyTypedInput: true,
+		DecodeHook:       mapstructure.StringToTimeDurationHookFunc(),
+	}
+	if err := k.UnmarshalWithConf("", &s, koanf.UnmarshalConf{Tag: "koanf", DecoderConfig: dc}); err != nil {
+		return nil, fmt.Errorf("settings: %s", strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+func (s *Settings) check() error {
+	var errs []error
+	if s.Broker != "" {
+		u, err := url.Parse(s.Broker)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("settings: broker: %v", err))
+		case u.Host == "" || u.Port() == "":
+			errs = append(errs, fmt.Errorf("settings: broker: %q needs a scheme, host and port, like mqtt://127.0.0.1:1883", s.Broker))
+		case u.Scheme != "mqtt" && u.Scheme != "mqtts" && u.Scheme != "tcp" && u.Scheme != "ssl" && u.Scheme != "tls":
+			errs = append(errs, fmt.Errorf("settings: broker: scheme %q is not mqtt:// or mqtts://", u.Scheme))
+		}
+	}
+	if s.DefaultSamplingInterval < 10*time.Millisecond {
+		errs = append(errs, fmt.Errorf("settings: defaultSamplingInterval: %v is below 10ms", s.DefaultSamplingInterval))
+	}
+	if s.RequestTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("settings: requestTimeout: must be positive"))
+	}
+	if s.MaxResponseBytes <= 0 {
+		errs = append(errs, fmt.Errorf("settings: maxResponseBytes: must be positive"))
+	}
+	if s.MaxConnsPerDevice <= 0 {
+		errs = append(errs, fmt.Errorf("settings: maxConnsPerDevice: must be positive"))
+	}
+	switch s.LogLevel {
+	case "trace", "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("settings: logLevel: %q is not one of trace, debug, info, warn, error", s.LogLevel))
+	}
+	switch s.LogFormat {
+	case "", "console", "json":
+	default:
+		errs = append(errs, fmt.Errorf("settings: logFormat: %q is not console or json", s.LogFormat))
+	}
+	return errors.Join(errs...)
+}
+
+// EnvNames maps each scalar setting's environment variable to its key:
+// HTTP_CONNECTOR_DEFAULT_SAMPLING_INTERVAL → defaultSamplingInterval.
+func EnvNames() map[string]string {
+	out := map[string]string{}
+	var walk func(t reflect.Type, prefix, envPrefix string)
+	walk = func(t reflect.Type, prefix, envPrefix string) {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			tag := f.Tag.Get("koanf")
+			switch f.Type.Kind() {
+			case reflect.Struct:
+				walk(f.Type, prefix+tag+delim, envPrefix+snake(tag)+"_")
+			case reflect.Map:
+				// maps are set in the settings file only
+			default:
+				out[envPrefix+snake(tag)] = prefix + tag
+			}
+		}
+	}
+	walk(reflect.TypeOf(Settings{}), "", EnvPrefix)
+	return out
+}
+
+func snake(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		if unicode.IsUpper(r) && i > 0 {
+			b.WriteByte('_')
+		}
+		b.WriteRune(unicode.ToUpper(r))
+	}
+	return b.String()
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func toMap(s Settings) map[string]any {
+	return map[string]any{
+		"embeddedBroker":          s.EmbeddedBroker,
+		"clientId":                s.ClientID,
+		"logLevel":                s.LogLevel,
+		"defaultSamplingInterval": s.DefaultSamplingInterval.String(),
+		"requestTimeout":          s.RequestTimeout.String(),
+		"maxResponseBytes":        s.MaxResponseBytes,
+		"maxConnsPerDevice":       s.MaxConnsPerDevice,
+	}
+}
+
+// Lookup returns a secret's value: from the environment variable Env names
+// for it, else from the file Files names, else from Dir/<name>.
+func (s Secrets) Lookup(name string, getenv func(string) (string, bool)) ([]byte, error) {
+	if v, ok := s.Env[name]; ok {
+		val, ok := getenv(v)
+		if !ok {
+			return nil, fmt.Errorf("environment variable %s is not set", v)
+		}
+		return []byte(val), nil
+	}
+	if f, ok := s.Files[name]; ok {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("read secret file: %w", err)
+		}
+		return bytes.TrimRight(b, "\r\n"), nil
+	}
+	if s.Dir != "" {
+		if filepath.IsAbs(name) || slices.Contains(strings.Split(filepath.ToSlash(name), "/"), "..") {
+			return nil, errors.New("a secret name must be a relative path without ..")
+		}
+		b, err := os.ReadFile(filepath.Join(s.Dir, filepath.FromSlash(name)))
+		if err != nil {
+			return nil, fmt.Errorf("read secret file: %w", err)
+		}
+		return bytes.TrimRight(b, "\r\n"), nil
+	}
+	return nil, errors.New("not configured: set secrets.env, secrets.files or secrets.dir in the connector settings")
+}
