@@ -1,16 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
 	"sync"
-	"testing/fstest"
 	"time"
 
 	"github.com/http-connector/http-connector/engine/mqttclient"
@@ -59,7 +56,7 @@ func cmdDemo(ctx context.Context, e *env, args []string) int {
 	}()
 	log.Info().Str("address", ln.Addr().String()).Msg("example thermostat serving")
 
-	cfg, err := demoConfig(ln.Addr().String())
+	cfg, err := thermostat.ConfigAt(ln.Addr().String())
 	if err != nil {
 		fmt.Fprintln(e.stderr, "demo:", err)
 		return exitFailure
@@ -101,23 +98,4 @@ func cmdDemo(ctx context.Context, e *env, args []string) int {
 		return exitFailure
 	}
 	return exitOK
-}
-
-// demoConfig is the walkthrough's configuration pointed at addr.
-func demoConfig(addr string) (fs.FS, error) {
-	src := thermostat.Config()
-	out := fstest.MapFS{}
-	err := fs.WalkDir(src, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := fs.ReadFile(src, p)
-		if err != nil {
-			return err
-		}
-		b = bytes.ReplaceAll(b, []byte("http://localhost:3000"), []byte("http://"+addr))
-		out[p] = &fstest.MapFile{Data: b}
-		return nil
-	})
-	return out, err
 }

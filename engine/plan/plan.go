@@ -292,20 +292,22 @@ func (pl *Planner) dataset(asset string, a *adr.Asset, ds *adr.Dataset, defaults
 	for k, v := range defaults {
 		merged[k] = v
 	}
+	// The two spellings of the interval are one setting: the dataset's own
+	// value overrides the asset default in either spelling.
+	_, lower := own["samplingInterval"]
+	_, upper := own["SamplingInterval"]
+	if lower || upper {
+		delete(merged, "samplingInterval")
+		delete(merged, "SamplingInterval")
+	}
 	for k, v := range own {
 		merged[k] = v
 	}
-	// The two spellings of the interval are one setting: the dataset's own
-	// value overrides the asset default in either spelling.
-	if _, ok := own["samplingInterval"]; ok {
-		delete(merged, "SamplingInterval")
-	}
-	if _, ok := own["SamplingInterval"]; ok {
-		delete(merged, "samplingInterval")
-	}
 	var cfg datasetConfig
-	if err := remarshal(merged, &cfg); err != nil {
-		probs.add(path+".datasetConfiguration", "%v", err)
+	if len(probs) == 0 {
+		if err := remarshal(merged, &cfg); err != nil {
+			probs.add(path+".datasetConfiguration", "%v", err)
+		}
 	}
 	d := &Dataset{Asset: asset, Name: ds.Name, TypeRef: ds.TypeRef, Source: ds.DataSource, Interval: pl.defaults.SamplingInterval}
 	switch {

@@ -151,7 +151,7 @@ func Load(src Sources) (*Settings, error) {
 		DecodeHook:       mapstructure.StringToTimeDurationHookFunc(),
 	}
 	if err := k.UnmarshalWithConf("", &s, koanf.UnmarshalConf{Tag: "koanf", DecoderConfig: dc}); err != nil {
-		return nil, fmt.Errorf("settings: %s", strings.ReplaceAll(err.Error(), "\n", "; "))
+		return nil, decodeError(err)
 	}
 	if err := s.check(); err != nil {
 		return nil, err
@@ -164,9 +164,7 @@ func (s *Settings) check() error {
 	if s.Broker != "" {
 		u, err := url.Parse(s.Broker)
 		switch {
-		case err != nil:
-			errs = append(errs, fmt.Errorf("settings: broker: %v", err))
-		case u.Host == "" || u.Port() == "":
+		case err != nil || u.Host == "" || u.Port() == "":
 			errs = append(errs, fmt.Errorf("settings: broker: %q needs a scheme, host and port, like mqtt://127.0.0.1:1883", s.Broker))
 		case u.Scheme != "mqtt" && u.Scheme != "mqtts" && u.Scheme != "tcp" && u.Scheme != "ssl" && u.Scheme != "tls":
 			errs = append(errs, fmt.Errorf("settings: broker: scheme %q is not mqtt:// or mqtts://", u.Scheme))
@@ -280,4 +278,30 @@ func (s Secrets) Lookup(name string, getenv func(string) (string, bool)) ([]byte
 		return bytes.TrimRight(b, "\r\n"), nil
 	}
 	return nil, errors.New("not configured: set secrets.env, secrets.files or secrets.dir in the connector settings")
+}
+
+// decodeError rewrites mapstructure's report as one line per setting.
+func decodeError(err error) error {
+	var out []error
+	for _, line := range strings.Split(err.Error(), "\n") {
+		line = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "* "))
+		if line == "" || strings.HasPrefix(line, "decoding failed") {
+			continue
+		}
+		if keys, ok := strings.CutPrefix(line, "'' has invalid keys: "); ok {
+			out = append(out, fmt.Errorf("settings: unknown setting %s", keys))
+			continue
+		}
+		if rest, ok := strings.CutPrefix(line, "'"); ok {
+			if key, msg, ok := strings.Cut(rest, "' "); ok {
+				out = append(out, fmt.Errorf("settings: %s: %s", strings.ReplaceAll(key, delim, "."), msg))
+				continue
+			}
+		}
+		out = append(out, fmt.Errorf("settings: %s", line))
+	}
+	if len(out) == 0 {
+		return fmt.Errorf("settings: %w", err)
+	}
+	return errors.Join(out...)
 }

@@ -4,6 +4,7 @@
 package thermostat
 
 import (
+	"bytes"
 	"embed"
 	"encoding/json"
 	"io/fs"
@@ -11,6 +12,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"sync"
+	"testing/fstest"
 )
 
 //go:embed config/*.yaml
@@ -23,6 +25,25 @@ func Config() fs.FS {
 		panic(err) // the embedded folder is always there
 	}
 	return sub
+}
+
+// ConfigAt is Config with the device endpoint pointed at addr (host:port)
+// instead of localhost:3000.
+func ConfigAt(addr string) (fs.FS, error) {
+	src := Config()
+	out := fstest.MapFS{}
+	err := fs.WalkDir(src, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(src, p)
+		if err != nil {
+			return err
+		}
+		out[p] = &fstest.MapFile{Data: bytes.ReplaceAll(b, []byte("http://localhost:3000"), []byte("http://"+addr))}
+		return nil
+	})
+	return out, err
 }
 
 // Thermostat is a simulated thermostat in degrees Fahrenheit.

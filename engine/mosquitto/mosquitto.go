@@ -1,0 +1,158 @@
+// Package mosquitto runs a Mosquitto broker process on loopback, for the
+// integration tests and the benchmark that need a real, separate broker.
+package mosquitto
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Broker is a running mosquitto process.
+type Broker struct {
+	bin  string
+	dir  string
+	port int
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// Path finds the mosquitto binary (PATH, then /usr/sbin).
+func Path() (string, error) {
+	if p, err := exec.LookPath("mosquitto"); err == nil {
+		return p, nil
+	}
+	if _, err := os.Stat("/usr/sbin/mosquitto"); err == nil {
+		return "/usr/sbin/mosquitto", nil
+	}
+	return "", errors.New("mosquitto not found (apt-get install mosquitto)")
+}
+
+// Start runs mosquitto on 127.0.0.1 at a free port, with its files in dir.
+func Start(dir string) (*Broker, error) {
+	bin, err := Path()
+	if err != nil {
+		return nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	b := &Broker{bin: bin, dir: dir, port: port}
+	conf := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\nmax_queued_messages 100000\npersistence false\nlog_dest stderr\nlog_type error\n", port)
+	if err := os.WriteFile(filepath.Join(dir, "mosquitto.conf"), []byte(conf), 0o644); err != nil {
+		return nil, err
+	}
+	if err := b.Restart(); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// ForTest starts a broker for t and stops it when t ends. Without the
+// binary the test is skipped, except under CI=true, where it fails.
+func ForTest(t testing.TB) *Broker {
+	t.Helper()
+	if _, err := Path(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%v: CI must install it", err)
+		}
+		t.Skip(err)
+	}
+	b, err := Start(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Kill() })
+	return b
+}
+
+// URL is the broker's mqtt:// address.
+func (b *Broker) URL() string { return "mqtt://" + b.Address() }
+
+// Address is host:port.
+func (b *Broker) Address() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(b.port)) }
+
+// PID is the process id of the running broker, or 0.
+func (b *Broker) PID() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cmd == nil || b.cmd.Process == nil {
+		return 0
+	}
+	return b.cmd.Process.Pid
+}
+
+// Kill stops the broker at once (SIGKILL) and waits for it to exit.
+func (b *Broker) Kill() {
+	b.mu.Lock()
+	cmd, done := b.cmd, b.done
+	b.cmd = nil
+	b.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Kill()
+	<-done
+}
+
+// Restart starts the broker again on the same port and waits until it
+// accepts connections.
+func (b *Broker) Restart() error {
+	b.Kill()
+	cmd := exec.Command(b.bin, "-c", filepath.Join(b.dir, "mosquitto.conf"))
+	log, err := os.Create(filepath.Join(b.dir, "mosquitto.log"))
+	if err != nil {
+		return err
+	}
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		log.Close()
+		return fmt.Errorf("start mosquitto: %w", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		log.Close()
+		close(done)
+	}()
+	b.mu.Lock()
+	b.cmd, b.done = cmd, done
+	b.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		conn, err := net.DialTimeout("tcp", b.Address(), 200*time.Millisecond)
+		if err == nil {
+			conn.Close()
+			return nil
+		}
+		select {
+		case <-done:
+			out, _ := os.ReadFile(filepath.Join(b.dir, "mosquitto.log"))
+			return fmt.Errorf("mosquitto exited at start: %s", out)
+		case <-ctx.Done():
+			return fmt.Errorf("mosquitto did not accept connections on %s", b.Address())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

@@ -1,0 +1,94 @@
+package settings
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestPrecedence(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "settings.yaml")
+	err := os.WriteFile(file, []byte("broker: mqtt://127.0.0.1:1000\nlogLevel: debug\nrequestTimeout: 3s\nsecrets:\n  env:\n    creds.v1/password: PASS\n"), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Load(Sources{
+		File:    file,
+		Environ: []string{"HTTP_CONNECTOR_LOG_LEVEL=warn", "HTTP_CONNECTOR_DEFAULT_SAMPLING_INTERVAL=250ms", "PATH=/bin"},
+		Flags:   map[string]any{"logLevel": "error"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Defaults()
+	want.Broker = "mqtt://127.0.0.1:1000"                 // file
+	want.RequestTimeout = 3 * time.Second                 // file
+	want.DefaultSamplingInterval = 250 * time.Millisecond // environment
+	want.LogLevel = "error"                               // flag over environment over file
+	want.Secrets.Env = map[string]string{"creds.v1/password": "PASS"}
+	if s.Broker != want.Broker || s.RequestTimeout != want.RequestTimeout || s.DefaultSamplingInterval != want.DefaultSamplingInterval || s.LogLevel != want.LogLevel || s.Secrets.Env["creds.v1/password"] != "PASS" || s.ClientID != want.ClientID {
+		t.Errorf("got %+v\nwant %+v", *s, want)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	dir := t.TempDir()
+	write := func(body string) string {
+		f := filepath.Join(dir, "s.yaml")
+		if err := os.WriteFile(f, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	tests := []struct {
+		name string
+		src  Sources
+		want string
+	}{
+		{"unknown key in file", Sources{File: write("brokr: mqtt://x:1\n")}, "settings: unknown setting brokr"},
+		{"unknown environment variable", Sources{Environ: []string{"HTTP_CONNECTOR_BROKR=x"}}, "environment variable HTTP_CONNECTOR_BROKR is not a setting"},
+		{"bad broker URL", Sources{Flags: map[string]any{"broker": "127.0.0.1:1883"}}, `settings: broker: "127.0.0.1:1883" needs a scheme, host and port, like mqtt://127.0.0.1:1883`},
+		{"bad duration", Sources{Environ: []string{"HTTP_CONNECTOR_REQUEST_TIMEOUT=soon"}}, "settings: requestTimeout: time: invalid duration"},
+		{"bad level", Sources{Flags: map[string]any{"logLevel": "loud"}}, `settings: logLevel: "loud" is not one of trace, debug, info, warn, error`},
+		{"missing file", Sources{File: filepath.Join(dir, "nope.yaml")}, "settings file: open"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(tt.src)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestSecretLookup(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "creds"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "creds", "username"), []byte("operator\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := Secrets{Dir: dir, Env: map[string]string{"creds/password": "THERMO_PASS"}}
+	env := func(k string) (string, bool) {
+		if k == "THERMO_PASS" {
+			return "s3cret", true
+		}
+		return "", false
+	}
+	if v, err := s.Lookup("creds/username", env); err != nil || string(v) != "operator" {
+		t.Errorf("from dir: got %q, %v", v, err)
+	}
+	if v, err := s.Lookup("creds/password", env); err != nil || string(v) != "s3cret" {
+		t.Errorf("from env: got %q, %v", v, err)
+	}
+	if _, err := s.Lookup("../etc/passwd", env); err == nil || !strings.Contains(err.Error(), "relative path without ..") {
+		t.Errorf("escape: got %v", err)
+	}
+	if _, err := (Secrets{}).Lookup("x", env); err == nil || !strings.Contains(err.Error(), "not configured") {
+		t.Errorf("unconfigured: got %v", err)
+	}
+}
