@@ -28,8 +28,9 @@ type Options struct {
 	Credentials func(ep *plan.Endpoint) (fetch.Credentials, error)
 	// Fetch holds the HTTP limits; Credentials in it are ignored.
 	Fetch fetch.Options
-	// Properties, if set, gives the user properties of a dataset's messages.
-	Properties func(a *plan.Asset, d *plan.Dataset) []mqttclient.UserProperty
+	// Decorator, if set, gives the function that completes each message of
+	// a dataset before it is published (CloudEvents properties in Akri mode).
+	Decorator func(a *plan.Asset, d *plan.Dataset) func(*mqttclient.Message)
 	// OnDatasetState, if set, is called when a dataset starts failing or
 	// recovers (err nil).
 	OnDatasetState func(asset, dataset string, err error)
@@ -146,8 +147,8 @@ func (c *Connector) Set(ctx context.Context, a *plan.Asset) error {
 	r := &running{plan: a, endpoint: ep}
 	for _, d := range a.Datasets {
 		opts := sampling.Options{Logger: c.log, Counters: &c.counters}
-		if c.opts.Properties != nil {
-			opts.Properties = c.opts.Properties(a, d)
+		if c.opts.Decorator != nil {
+			opts.Decorate = c.opts.Decorator(a, d)
 		}
 		if f := c.opts.OnDatasetState; f != nil {
 			asset, dataset := a.Name, d.Name

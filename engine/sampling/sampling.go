@@ -47,8 +47,11 @@ type Counters struct {
 type Options struct {
 	Logger   zerolog.Logger
 	Counters *Counters // optional
-	// Properties are user properties added to every message (CloudEvents).
+	// Properties are user properties added to every message.
 	Properties []mqttclient.UserProperty
+	// Decorate, if set, is called with every message before it is
+	// published (per-message properties such as CloudEvents ids).
+	Decorate func(*mqttclient.Message)
 	// OnStateChange, if set, is called when the dataset starts failing (err
 	// non-nil) or recovers (err nil).
 	OnStateChange func(err error)
@@ -351,6 +354,9 @@ func (s *Sampler) collect(ctx context.Context, trace *Trace) ([]*mqttclient.Mess
 				UTF8Payload:    true,
 				UserProperties: s.opts.Properties,
 			})
+			if s.opts.Decorate != nil {
+				s.opts.Decorate(msgs[len(msgs)-1])
+			}
 		}
 	}
 	return msgs, nil
