@@ -51,6 +51,9 @@ func commands() []command {
 		{"run", "sample the configured devices and publish to MQTT", cmdRun},
 		{"validate", "check a configuration folder and report every problem", cmdValidate},
 		{"demo", "run the thermostat walkthrough on an embedded broker and print its messages", cmdDemo},
+		{"test", "run the test cases of mapping files", cmdTest},
+		{"try", "sample one asset once and show requests, values and messages, without publishing", cmdTry},
+		{"bench", "measure the connector's CPU, memory and timing on simulated thermostats", cmdBench},
 		{"version", "print the version", cmdVersion},
 	}
 }
@@ -113,14 +116,19 @@ func newFlagSet(name, synopsis string, e *env) *flag.FlagSet {
 }
 
 // parse parses flags; done is true when the command should return code.
+// Help goes to stdout (exit 0); a usage error and the usage to stderr.
 func parse(fs *flag.FlagSet, args []string, e *env) (code int, done bool) {
+	usage := fs.Usage
+	fs.Usage = func() {} // printed below, once, where it belongs
 	err := fs.Parse(args)
+	fs.Usage = usage
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		fs.SetOutput(e.stdout)
 		fs.Usage()
 		return exitOK, true
 	case err != nil:
+		fs.Usage()
 		return exitUsage, true
 	case fs.NArg() > 0:
 		fmt.Fprintf(e.stderr, "http-connector %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
@@ -144,6 +152,7 @@ func addSettingFlags(fs *flag.FlagSet, withBroker bool) *settingFlags {
 		sf.keys[name] = key
 	}
 	add("config", "config", "", "`folder` of Device and Asset resource files")
+	add("mappings", "mappings", "", "mapping `files or folders`, comma-separated, besides the shipped mappings (default: the mappings folder of --config)")
 	if withBroker {
 		add("broker", "broker", "", "MQTT broker `URL` (mqtt://host:port, mqtts://host:port); empty starts the embedded broker on "+def.EmbeddedBroker)
 		add("client-id", "clientId", def.ClientID, "MQTT client `id`")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/http-connector/http-connector/engine/akrimount"
 	"github.com/http-connector/http-connector/engine/config"
 	"github.com/http-connector/http-connector/engine/standalone"
 )
@@ -13,6 +14,9 @@ import (
 func cmdRun(ctx context.Context, e *env, args []string) int {
 	fs := newFlagSet("run", "Samples every enabled asset of the configuration and publishes its datasets to MQTT\nuntil interrupted (SIGINT or SIGTERM).", e)
 	sf := addSettingFlags(fs, true)
+	fs.String("pprof", "", "serve net/http/pprof on this loopback `address` (host:port); off unless set")
+	sf.keys["pprof"] = "pprof"
+	statsFile := fs.String("stats-file", "", "write running totals and sample start lateness as JSON lines to `file` every second (for benchmarks)")
 	if code, done := parse(fs, args, e); done {
 		return code
 	}
@@ -21,8 +25,11 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintln(e.stderr, err)
 		return exitFailure
 	}
+	if akrimount.Present(e.getenvString) {
+		return runAkri(ctx, e, s)
+	}
 	if s.Config == "" {
-		fmt.Fprintln(e.stderr, "http-connector run: --config is required (or config in the settings)")
+		fmt.Fprintln(e.stderr, "http-connector run: --config is required (or config in the settings), unless the Akri operator's environment is present")
 		return exitUsage
 	}
 	if err := dirExists(s.Config); err != nil {
@@ -31,11 +38,13 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 	}
 	log := newLogger(e.stderr, s)
 	err = standalone.Run(ctx, standalone.Options{
-		Settings: s,
-		Config:   os.DirFS(s.Config),
-		Display:  s.Config,
-		Logger:   log,
-		Getenv:   e.getenv,
+		Settings:  s,
+		Config:    os.DirFS(s.Config),
+		Display:   s.Config,
+		Logger:    log,
+		Getenv:    e.getenv,
+		StatsFile: *statsFile,
+		Reload:    true,
 	})
 	var cerrs config.Errors
 	switch {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
+	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
@@ -30,6 +32,8 @@ type Broker struct {
 	server   *mqtt.Server
 	listener *listeners.TCP
 	tls      bool
+	close    sync.Once
+	closeErr error
 }
 
 // Start listens on opts.Address and serves until Close.
@@ -42,6 +46,9 @@ func Start(opts Options) (*Broker, error) {
 		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	server.Options.Capabilities.MaximumClientWritesPending = 8192
+	// No cap: a message without an expiry keeps having none (mochi would
+	// give it one day), as with Mosquitto.
+	server.Options.Capabilities.MaximumMessageExpiryInterval = 0
 	if err := server.AddHook(new(auth.AllowHook), nil); err != nil {
 		return nil, fmt.Errorf("embedded broker: %w", err)
 	}
@@ -72,5 +79,21 @@ func (b *Broker) URL() string {
 	return "mqtt://" + b.Address()
 }
 
-// Close stops the broker and disconnects its clients.
-func (b *Broker) Close() error { return b.server.Close() }
+// Close stops the broker and disconnects its clients; later calls do nothing.
+// mochi v2.7.9 can deadlock in Close when a client disconnects at the same
+// moment (a recursive read lock); Close gives up waiting after closeTimeout
+// rather than hang the process.
+func (b *Broker) Close() error {
+	b.close.Do(func() {
+		done := make(chan error, 1)
+		go func() { done <- b.server.Close() }()
+		select {
+		case b.closeErr = <-done:
+		case <-time.After(closeTimeout):
+			b.closeErr = fmt.Errorf("embedded broker: close did not finish within %v", closeTimeout)
+		}
+	})
+	return b.closeErr
+}
+
+const closeTimeout = 5 * time.Second

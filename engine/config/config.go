@@ -13,6 +13,7 @@ import (
 	"github.com/http-connector/http-connector/engine/adr"
 	"github.com/http-connector/http-connector/engine/plan"
 	"github.com/http-connector/http-connector/engine/resourcefile"
+	"github.com/http-connector/http-connector/mappings"
 )
 
 // Config is a loaded, validated configuration.
@@ -20,6 +21,7 @@ type Config struct {
 	Endpoints map[string]*plan.Endpoint // by Endpoint.Key()
 	Assets    []*plan.Asset             // in file order; disabled ones included
 	Disabled  []string                  // why assets are not sampled, one line each
+	Mappings  *mappings.Library         // the mapping library references resolved against
 }
 
 // Errors is every problem found by a load.
@@ -36,7 +38,8 @@ func (e Errors) Error() string {
 // Loader loads configurations. It is safe to reuse.
 type Loader struct {
 	reader  *resourcefile.Reader
-	planner *plan.Planner
+	planner *plan.Planner // resolves against the shipped mappings
+	maps    mappingSource
 }
 
 // NewLoader prepares a loader with the connector defaults.
@@ -49,7 +52,11 @@ func NewLoader(d plan.Defaults) (*Loader, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Loader{reader: r, planner: p}, nil
+	maps, err := newMappingSource()
+	if err != nil {
+		return nil, err
+	}
+	return &Loader{reader: r, planner: p.WithLibrary(maps.shippedLib.Plan()), maps: maps}, nil
 }
 
 // Planner is the planner the loader builds with.
@@ -58,13 +65,17 @@ func (l *Loader) Planner() *plan.Planner { return l.planner }
 // LoadDir loads every resource file in dir of fsys. display is how the
 // folder is named in errors. The error, if any, is an Errors.
 func (l *Loader) LoadDir(fsys fs.FS, dir, display string) (*Config, error) {
+	lib, merrs := l.maps.load(fsys, dir, display)
+	withLib := *l
+	withLib.planner = l.planner.WithLibrary(lib.Plan())
 	res, errs := l.reader.ReadDir(fsys, dir, display)
-	cfg, perrs := l.Build(res)
+	cfg, perrs := withLib.Build(res)
 	errs = append(errs, perrs...)
-	if len(errs) > 0 {
+	if len(errs)+len(merrs) > 0 {
 		resourcefile.SortErrors(errs)
-		return nil, Errors(errs)
+		return nil, Errors(append(merrs, errs...))
 	}
+	cfg.Mappings = lib
 	return cfg, nil
 }
 

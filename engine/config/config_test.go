@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/http-connector/http-connector/engine/config"
@@ -212,5 +213,35 @@ func TestUpstreamSamples(t *testing.T) {
 KubernetesResources/rest-server-asset2-definition.yaml:15: asset "my-rest-thermostat-asset2" dataset "weather-sensor-dataset": spec.datasets[0].destinations[0]: target BrokerStateStore is not supported: use Mqtt`
 	if err == nil || err.Error() != want {
 		t.Fatalf("sample resources: got\n%v\nwant\n%s", err, want)
+	}
+}
+
+// Every configuration under examples/ loads, so the walkthroughs cannot rot.
+func TestExamplesLoad(t *testing.T) {
+	l := newLoader(t)
+	dirs, _ := filepath.Glob("../../examples/*/config")
+	if len(dirs) == 0 {
+		t.Fatal("no examples/*/config folders")
+	}
+	for _, dir := range dirs {
+		if _, err := l.LoadDir(os.DirFS(dir), ".", dir); err != nil {
+			t.Errorf("%s:\n%v", dir, err)
+		}
+	}
+	// The Azure IoT Operations example: its Device and Asset resources.
+	aio := fstest.MapFS{}
+	for _, f := range []string{"thermostat-device.yaml", "thermostat-asset.yaml"} {
+		b, err := os.ReadFile(filepath.Join("../../examples/aio", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		aio[f] = &fstest.MapFile{Data: b}
+	}
+	cfg, err := l.LoadDir(aio, ".", "examples/aio")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cfg.Assets[0].Datasets[0]; d.Interval != 4*time.Second || d.Targets[0].Topic != "machine/thermostat1/status" {
+		t.Errorf("examples/aio: %+v", d)
 	}
 }

@@ -194,6 +194,8 @@ func (r *Response) Release() {
 type StatusError struct {
 	Code    int
 	Snippet string // start of the body, for the operator
+	// RetryAfter is the delay the Retry-After header asks for; 0 if none.
+	RetryAfter time.Duration
 }
 
 func (e *StatusError) Error() string {
@@ -238,7 +240,7 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 		return nil, fmt.Errorf("%s: %w: more than %d bytes", r.what, ErrTooLarge, c.maxBytes)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		se := &StatusError{Code: resp.StatusCode, Snippet: snippet(out.Body)}
+		se := &StatusError{Code: resp.StatusCode, Snippet: snippet(out.Body), RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now())}
 		out.Release()
 		return nil, fmt.Errorf("%s: %w", r.what, se)
 	}

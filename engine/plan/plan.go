@@ -20,6 +20,7 @@ import (
 
 	"github.com/http-connector/http-connector/engine/adr"
 	"github.com/http-connector/http-connector/engine/mapping"
+	"github.com/http-connector/http-connector/engine/messageschema"
 	"github.com/http-connector/http-connector/schemas"
 )
 
@@ -81,6 +82,14 @@ type Dataset struct {
 	Points   []*Point      // empty: the message is the one request's response
 	Mapping  *mapping.Program
 	Targets  []Destination
+	// MappingName is the library name of Mapping, when it is a named one.
+	MappingName string
+	// MessageSchema is the declared schema of the messages (canonical
+	// JSON text), empty when it is to be derived from the first message.
+	MessageSchema string
+	// AssetAttributes is $assetAttributes: the asset's attributes, shared
+	// by its datasets and never modified.
+	AssetAttributes map[string]any
 }
 
 // Request is one prepared HTTP request.
@@ -97,6 +106,8 @@ type Point struct {
 	Request int              // index into Dataset.Requests
 	Mapping *mapping.Program // optional jq on the parsed response
 	Key     []byte           // the JSON-encoded name, with the colon
+	// MappingName is the library name of Mapping, when it is a named one.
+	MappingName string
 }
 
 // Destination is an MQTT destination of a dataset.
@@ -108,16 +119,17 @@ type Destination struct {
 }
 
 // Variables of a dataset jq program, in the order Run takes them.
-var DatasetVariables = []string{"asset", "dataset", "timestamp"}
+var DatasetVariables = []string{"asset", "dataset", "timestamp", "assetAttributes"}
 
 // Variables of a data point jq program, in the order Run takes them.
-var PointVariables = []string{"asset", "dataset", "dataPoint", "timestamp"}
+var PointVariables = []string{"asset", "dataset", "dataPoint", "timestamp", "assetAttributes"}
 
 // Planner builds plans. It holds the compiled configuration schemas.
 type Planner struct {
 	defaults  Defaults
 	datasetV  *schemas.Validator
 	dataPoint *schemas.Validator
+	library   Library // named mappings; see WithLibrary
 }
 
 // NewPlanner compiles the configuration schemas.
@@ -221,7 +233,6 @@ func (pl *Planner) Endpoint(device string, d *adr.Device, name string) (*Endpoin
 func (pl *Planner) Asset(name string, a *adr.Asset, ep *Endpoint) (*Asset, Problems) {
 	var probs Problems
 	out := &Asset{Name: name, Endpoint: ep, Enabled: a.IsEnabled(), UUID: a.UUID, External: a.ExternalAssetID}
-	out.Fingerprint = fingerprint(name, a, ep)
 	if a.Version != nil {
 		out.Version = *a.Version
 	}
@@ -231,6 +242,10 @@ func (pl *Planner) Asset(name string, a *adr.Asset, ep *Endpoint) (*Asset, Probl
 		defaults = nil
 	} else {
 		probs = append(probs, pl.validate(pl.datasetV, defaults, "spec.defaultDatasetsConfiguration")...)
+	}
+	attrs := make(map[string]any, len(a.Attributes))
+	for k, v := range a.Attributes {
+		attrs[k] = v
 	}
 	seen := map[string]int{}
 	for i := range a.Datasets {
@@ -244,9 +259,11 @@ func (pl *Planner) Asset(name string, a *adr.Asset, ep *Endpoint) (*Asset, Probl
 		d, dprobs := pl.dataset(name, a, ds, defaults, ep, path)
 		probs = append(probs, dprobs...)
 		if d != nil {
+			d.AssetAttributes = attrs
 			out.Datasets = append(out.Datasets, d)
 		}
 	}
+	out.Fingerprint = fingerprint(name, a, ep, pl.mappingPrints(out.Datasets))
 	return out, probs
 }
 
@@ -268,6 +285,8 @@ type datasetConfig struct {
 	SamplingIntervalAlt *int64  `json:"SamplingInterval"`
 	RequestTimeout      *int64  `json:"requestTimeout"`
 	JQ                  *string `json:"jq"`
+	Mapping             *string `json:"mapping"`
+	MessageSchema       any     `json:"messageSchema"`
 }
 
 // pointConfig is the decoded data point configuration.
@@ -277,6 +296,7 @@ type pointConfig struct {
 	Headers map[string]string `json:"headers"`
 	Query   map[string]string `json:"query"`
 	JQ      *string           `json:"jq"`
+	Mapping *string           `json:"mapping"`
 }
 
 func (pl *Planner) dataset(asset string, a *adr.Asset, ds *adr.Dataset, defaults map[string]any, ep *Endpoint, path string) (*Dataset, Problems) {
@@ -299,6 +319,13 @@ func (pl *Planner) dataset(asset string, a *adr.Asset, ds *adr.Dataset, defaults
 	if lower || upper {
 		delete(merged, "samplingInterval")
 		delete(merged, "SamplingInterval")
+	}
+	// So are jq and mapping: the dataset's own replaces the asset default.
+	_, jq := own["jq"]
+	_, named := own["mapping"]
+	if jq || named {
+		delete(merged, "jq")
+		delete(merged, "mapping")
 	}
 	for k, v := range own {
 		merged[k] = v
@@ -325,12 +352,33 @@ func (pl *Planner) dataset(asset string, a *adr.Asset, ds *adr.Dataset, defaults
 			probs.add(path+".datasetConfiguration.requestTimeout", "%d ms must be shorter than the sampling interval (%d ms)", *cfg.RequestTimeout, d.Interval.Milliseconds())
 		}
 	}
+	if cfg.MessageSchema != nil {
+		text, err := messageschema.Normalize(cfg.MessageSchema)
+		if err != nil {
+			probs.add(path+".datasetConfiguration.messageSchema", "%v", err)
+		}
+		d.MessageSchema = text
+	}
+	if cfg.JQ != nil && cfg.Mapping != nil {
+		probs.add(path+".datasetConfiguration", "jq and mapping both give the dataset mapping: give one")
+	}
 	if cfg.JQ != nil {
 		prog, err := mapping.Compile(*cfg.JQ, mapping.Options{Variables: DatasetVariables})
 		if err != nil {
 			probs = append(probs, jqProblem(path+".datasetConfiguration.jq", err))
 		}
 		d.Mapping = prog
+	}
+	if cfg.Mapping != nil {
+		mpath := path + ".datasetConfiguration.mapping"
+		if !named {
+			mpath = "spec.defaultDatasetsConfiguration.mapping"
+		}
+		if m, err := pl.resolve(*cfg.Mapping, DatasetMapping); err != nil {
+			probs.add(mpath, "%v", err)
+		} else {
+			d.Mapping, d.MappingName = m.Program, m.Name
+		}
 	}
 
 	// Requests and data points.
@@ -390,12 +438,22 @@ func (pl *Planner) dataset(asset string, a *adr.Asset, ds *adr.Dataset, defaults
 		}
 		key, _ := json.Marshal(dp.Name)
 		pt := &Point{Name: dp.Name, Request: request(r), Key: append(key, ':')}
+		if pc.JQ != nil && pc.Mapping != nil {
+			probs.add(ppath+".dataPointConfiguration", "jq and mapping both give the data point mapping: give one")
+		}
 		if pc.JQ != nil {
 			prog, err := mapping.Compile(*pc.JQ, mapping.Options{Variables: PointVariables})
 			if err != nil {
 				probs = append(probs, jqProblem(ppath+".dataPointConfiguration.jq", err))
 			}
 			pt.Mapping = prog
+		}
+		if pc.Mapping != nil {
+			if m, err := pl.resolve(*pc.Mapping, DataPointMapping); err != nil {
+				probs.add(ppath+".dataPointConfiguration.mapping", "%v", err)
+			} else {
+				pt.Mapping, pt.MappingName = m.Program, m.Name
+			}
 		}
 		d.Points = append(d.Points, pt)
 	}
@@ -562,7 +620,7 @@ func checkTopic(t string) error {
 	return nil
 }
 
-func fingerprint(name string, a *adr.Asset, ep *Endpoint) string {
+func fingerprint(name string, a *adr.Asset, ep *Endpoint, mappings []string) string {
 	h := sha256.New()
 	enc := json.NewEncoder(h)
 	_ = enc.Encode(name)
@@ -570,5 +628,24 @@ func fingerprint(name string, a *adr.Asset, ep *Endpoint) string {
 	if ep != nil {
 		_ = enc.Encode(ep)
 	}
+	_ = enc.Encode(mappings)
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// mappingPrints are the fingerprints of the named mappings datasets use,
+// in dataset and data point order.
+func (pl *Planner) mappingPrints(datasets []*Dataset) []string {
+	var out []string
+	add := func(name string) {
+		if m := pl.library[name]; name != "" && m != nil {
+			out = append(out, name+" "+m.Fingerprint)
+		}
+	}
+	for _, d := range datasets {
+		add(d.MappingName)
+		for _, p := range d.Points {
+			add(p.MappingName)
+		}
+	}
+	return out
 }

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
@@ -30,6 +31,9 @@ const (
 
 // APIVersion is the ADR resources' apiVersion.
 const APIVersion = "namespaces.deviceregistry.microsoft.com/v1"
+
+// maxAliasedValues bounds the values of a document that uses YAML aliases.
+const maxAliasedValues = 100000
 
 // Resource is one Device or Asset read from a file.
 type Resource struct {
@@ -144,6 +148,9 @@ func (r *Reader) Read(file string, data []byte) ([]*Resource, []error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, []error{&Error{File: file, Message: "empty file: expected Device or Asset resources"}}
 	}
+	if err := checkUTF8(file, data); err != nil {
+		return nil, []error{err}
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var out []*Resource
 	var errs []error
@@ -168,6 +175,25 @@ func (r *Reader) Read(file string, data []byte) ([]*Resource, []error) {
 		errs = append(errs, &Error{File: file, Message: "no resources in file"})
 	}
 	return out, errs
+}
+
+// checkUTF8 reports where a file that is not UTF-8 text goes wrong (a
+// UTF-16 file with its byte order mark is left to the YAML decoder).
+func checkUTF8(file string, data []byte) error {
+	if utf8.Valid(data) || bytes.HasPrefix(data, []byte{0xfe, 0xff}) || bytes.HasPrefix(data, []byte{0xff, 0xfe}) {
+		return nil
+	}
+	off := 0
+	for off < len(data) {
+		r, n := utf8.DecodeRune(data[off:])
+		if r == utf8.RuneError && n <= 1 {
+			break
+		}
+		off += n
+	}
+	line := bytes.Count(data[:off], []byte("\n")) + 1
+	col := utf8.RuneCount(data[bytes.LastIndexByte(data[:off], '\n')+1:off]) + 1
+	return &Error{File: file, Line: line, Message: fmt.Sprintf("not UTF-8 text: byte 0x%02x at column %d", data[off], col)}
 }
 
 func yamlMessage(err error) string {
@@ -278,6 +304,11 @@ func toJSON(n *yaml.Node, path string, lines map[string]int) (any, error) {
 	lines[path] = n.Line
 	switch n.Kind {
 	case yaml.AliasNode:
+		// Every value visited has a path in lines: this bounds what
+		// aliases of aliases can expand to ("billion laughs").
+		if len(lines) > maxAliasedValues {
+			return nil, fmt.Errorf("line %d: YAML aliases expand to more than %d values", n.Line, maxAliasedValues)
+		}
 		return toJSON(n.Alias, path, lines)
 	case yaml.DocumentNode:
 		if len(n.Content) == 0 {

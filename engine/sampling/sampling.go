@@ -41,7 +41,13 @@ type Counters struct {
 	Filtered      atomic.Int64 // samples whose mapping produced no message
 	Requests      atomic.Int64 // HTTP requests made
 	Panics        atomic.Int64
+	Retries       atomic.Int64 // HTTP requests made again after a failure
+	Skipped       atomic.Int64 // ticks skipped because the device keeps failing
 }
+
+// DefaultMappingTimeout bounds the jq evaluations of one sample when
+// Options.MappingTimeout is not set.
+const DefaultMappingTimeout = time.Second
 
 // Options configure a Sampler.
 type Options struct {
@@ -56,6 +62,17 @@ type Options struct {
 	// non-nil) or recovers (err nil).
 	OnStateChange func(err error)
 	Now           func() time.Time
+	// MappingTimeout bounds the time all jq evaluations of one sample may
+	// take together (data point and dataset mappings); past it the sample
+	// fails. Default: DefaultMappingTimeout.
+	MappingTimeout time.Duration
+	// Retry is the retry policy of the dataset's requests; nil means
+	// fetch.DefaultRetry().
+	Retry *fetch.Retry
+	// MaxBackoff caps how long a failing device goes unpolled (see
+	// backoff.go); 0 means DefaultMaxBackoff, negative turns backing off
+	// off.
+	MaxBackoff time.Duration
 }
 
 // Sampler samples one dataset.
@@ -67,11 +84,16 @@ type Sampler struct {
 	opts   Options
 	log    zerolog.Logger
 	c      *Counters
+	retry  fetch.Retry
+	skips  *backoff
+	mapped bool           // some jq runs in a sample
+	attrs  map[string]any // $assetAttributes
 
-	mu       sync.Mutex
-	failing  error
-	since    time.Time
-	failures int
+	mu        sync.Mutex
+	failing   error
+	since     time.Time
+	failures  int
+	filtering bool // the last sample's mapping produced no message
 }
 
 // New prepares a sampler; the requests are built here, once.
@@ -83,7 +105,19 @@ func New(ds *plan.Dataset, client *fetch.Client, pub Publisher, opts Options) (*
 	if s.opts.Now == nil {
 		s.opts.Now = time.Now
 	}
+	if s.opts.MappingTimeout <= 0 {
+		s.opts.MappingTimeout = DefaultMappingTimeout
+	}
+	s.attrs = ds.AssetAttributes
+	if s.attrs == nil {
+		s.attrs = map[string]any{}
+	}
+	s.mapped = ds.Mapping != nil
+	for _, p := range ds.Points {
+		s.mapped = s.mapped || p.Mapping != nil
+	}
 	s.log = opts.Logger.With().Str("asset", ds.Asset).Str("dataset", ds.Name).Logger()
+	s.setupFaults()
 	for _, r := range ds.Requests {
 		pr, err := client.Prepare(r)
 		if err != nil {
@@ -125,6 +159,9 @@ type ValueTrace struct {
 // Sample runs one sample due at tick and publishes its messages. It never
 // panics: a panic is recovered, counted and reported as a failure.
 func (s *Sampler) Sample(ctx context.Context, tick time.Time) {
+	if s.skipTick() {
+		return
+	}
 	s.c.Samples.Add(1)
 	defer func() {
 		if p := recover(); p != nil {
@@ -144,6 +181,7 @@ func (s *Sampler) Sample(ctx context.Context, tick time.Time) {
 		}
 		s.c.Failures.Add(1)
 	}
+	s.recordDevice(err)
 	s.setState(err)
 }
 
@@ -156,6 +194,7 @@ func (s *Sampler) Try(ctx context.Context) (*Trace, error) {
 }
 
 func (s *Sampler) publish(ctx context.Context, msgs []*mqttclient.Message) error {
+	s.setFiltering(len(msgs) == 0)
 	if len(msgs) == 0 {
 		s.c.Filtered.Add(1)
 		return nil
@@ -203,6 +242,21 @@ func (s *Sampler) setState(err error) {
 	}
 }
 
+// setFiltering logs when the dataset mapping starts or stops producing no
+// message: a filter, not a failure.
+func (s *Sampler) setFiltering(none bool) {
+	s.mu.Lock()
+	was := s.filtering
+	s.filtering = none
+	s.mu.Unlock()
+	switch {
+	case none && !was:
+		s.log.Debug().Msg("dataset mapping produced no message; nothing published for this sample")
+	case !none && was:
+		s.log.Debug().Msg("dataset mapping produces messages again")
+	}
+}
+
 // Failing returns the error of the last sample while the dataset is failing.
 func (s *Sampler) Failing() error {
 	s.mu.Lock()
@@ -237,14 +291,14 @@ func (s *Sampler) collect(ctx context.Context, trace *Trace) ([]*mqttclient.Mess
 	defer cancel()
 	resps := make([]response, len(s.reqs))
 	if len(s.reqs) == 1 {
-		resps[0].r, resps[0].err = s.client.Do(rctx, s.reqs[0])
+		resps[0].r, resps[0].err = s.client.DoRetry(rctx, s.reqs[0], s.retry)
 	} else {
 		var wg sync.WaitGroup
 		for i, r := range s.reqs {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				resps[i].r, resps[i].err = s.client.Do(rctx, r)
+				resps[i].r, resps[i].err = s.client.DoRetry(rctx, r, s.retry)
 			}()
 		}
 		wg.Wait()
@@ -273,10 +327,17 @@ func (s *Sampler) collect(ctx context.Context, trace *Trace) ([]*mqttclient.Mess
 		}
 	}
 	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		return nil, &deviceError{errors.Join(errs...)}
 	}
 
 	ds := s.ds
+	// One deadline bounds every jq evaluation of the sample.
+	mctx := ctx
+	if s.mapped {
+		var cancel context.CancelFunc
+		mctx, cancel = context.WithTimeout(ctx, s.opts.MappingTimeout)
+		defer cancel()
+	}
 	var input any
 	var raw []byte // the message as it is, when nothing needs building
 	if len(ds.Points) == 0 {
@@ -291,7 +352,7 @@ func (s *Sampler) collect(ctx context.Context, trace *Trace) ([]*mqttclient.Mess
 	} else {
 		values := make([]any, len(ds.Points))
 		for i, p := range ds.Points {
-			v, err := s.pointValue(ctx, p, &resps[p.Request], stamp)
+			v, err := s.pointValue(mctx, p, &resps[p.Request], stamp)
 			if trace != nil {
 				trace.Values = append(trace.Values, ValueTrace{Name: p.Name, Value: v, Err: err})
 			}
@@ -329,9 +390,12 @@ func (s *Sampler) collect(ctx context.Context, trace *Trace) ([]*mqttclient.Mess
 		}
 		payloads = [][]byte{b}
 	} else {
-		outs, err := ds.Mapping.Run(ctx, input, ds.Asset, ds.Name, stamp)
+		outs, err := ds.Mapping.Run(mctx, input, ds.Asset, ds.Name, stamp, s.attrs)
 		if err != nil {
-			return nil, fmt.Errorf("dataset jq: %w", err)
+			if ds.MappingName != "" {
+				return nil, fmt.Errorf("mapping %q: %w", ds.MappingName, s.timeLimit(mctx, err))
+			}
+			return nil, fmt.Errorf("dataset jq: %w", s.timeLimit(mctx, err))
 		}
 		for _, o := range outs {
 			b, err := encode(o)
@@ -368,7 +432,11 @@ func (s *Sampler) pointValue(ctx context.Context, p *plan.Point, rs *response, s
 		return nil, err
 	}
 	if p.Mapping != nil {
-		return p.Mapping.One(ctx, v, s.ds.Asset, s.ds.Name, p.Name, stamp)
+		v, err := p.Mapping.One(ctx, v, s.ds.Asset, s.ds.Name, p.Name, stamp, s.attrs)
+		if err != nil && p.MappingName != "" {
+			return nil, fmt.Errorf("mapping %q: %w", p.MappingName, s.timeLimit(ctx, err))
+		}
+		return v, s.timeLimit(ctx, err)
 	}
 	if m, ok := v.(map[string]any); ok {
 		if member, ok := m[p.Name]; ok {
@@ -376,6 +444,15 @@ func (s *Sampler) pointValue(ctx context.Context, p *plan.Point, rs *response, s
 		}
 	}
 	return v, nil
+}
+
+// timeLimit names the time limit in the error of a jq evaluation stopped by
+// it (ctx is the sample's mapping context).
+func (s *Sampler) timeLimit(ctx context.Context, err error) error {
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("%w (the mappings of a sample may take %v)", err, s.opts.MappingTimeout)
+	}
+	return err
 }
 
 // Decode parses a response body: JSON becomes its value (numbers as

@@ -343,6 +343,10 @@ func TestStateChangesAreLoggedOnce(t *testing.T) {
 `), fetch.New(fetch.Options{}), &recorder{}, sampling.Options{
 		Logger:        zerolog.New(&logs),
 		OnStateChange: func(err error) { changes = append(changes, fmt.Sprint(err)) },
+		// Every call is a tick: no retries and no backing off here
+		// (faults_test.go tests those).
+		Retry:      &fetch.Retry{Attempts: 1},
+		MaxBackoff: -1,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -36,6 +36,10 @@ const delim = "|"
 type Settings struct {
 	// Config is the folder of Device and Asset resource files (standalone).
 	Config string `koanf:"config"`
+	// Mappings are mapping files, or folders of them, besides the shipped
+	// ones; comma-separated in flags and the environment. Empty: the
+	// mappings folder of Config, if there is one.
+	Mappings []string `koanf:"mappings"`
 	// Broker is the MQTT broker URL (mqtt://host:port or mqtts://host:port).
 	// Empty: start the embedded broker on EmbeddedBroker.
 	Broker string `koanf:"broker"`
@@ -60,6 +64,15 @@ type Settings struct {
 	MaxResponseBytes int64 `koanf:"maxResponseBytes"`
 	// MaxConnsPerDevice caps the connections to one device endpoint.
 	MaxConnsPerDevice int `koanf:"maxConnsPerDevice"`
+	// PublishQueueSize bounds the QoS 1 messages waiting for the broker.
+	PublishQueueSize int `koanf:"publishQueueSize"`
+	// PublishOverflow is what a full queue drops: dropOldest or dropNewest.
+	PublishOverflow string `koanf:"publishOverflow"`
+	// SpoolDir, if set, keeps queued QoS 1 messages on disk too, so that a
+	// restart loses none.
+	SpoolDir string `koanf:"spoolDir"`
+	// ShutdownTimeout bounds the flush of queued messages at shutdown.
+	ShutdownTimeout time.Duration `koanf:"shutdownTimeout"`
 	// Secrets says where device credentials come from in standalone mode.
 	Secrets Secrets `koanf:"secrets"`
 	// Pprof, if set, serves net/http/pprof on this loopback address.
@@ -85,6 +98,9 @@ func Defaults() Settings {
 		RequestTimeout:          10 * time.Second,
 		MaxResponseBytes:        4 << 20,
 		MaxConnsPerDevice:       4,
+		PublishQueueSize:        10000,
+		PublishOverflow:         "dropOldest",
+		ShutdownTimeout:         10 * time.Second,
 	}
 }
 
@@ -148,7 +164,7 @@ func Load(src Sources) (*Settings, error) {
 		TagName:          "koanf",
 		ErrorUnused:      true,
 		WeaklyTypedInput: true,
-		DecodeHook:       mapstructure.StringToTimeDurationHookFunc(),
+		DecodeHook:       mapstructure.ComposeDecodeHookFunc(mapstructure.StringToTimeDurationHookFunc(), mapstructure.StringToSliceHookFunc(",")),
 	}
 	if err := k.UnmarshalWithConf("", &s, koanf.UnmarshalConf{Tag: "koanf", DecoderConfig: dc}); err != nil {
 		return nil, decodeError(err)
@@ -181,6 +197,15 @@ func (s *Settings) check() error {
 	}
 	if s.MaxConnsPerDevice <= 0 {
 		errs = append(errs, fmt.Errorf("settings: maxConnsPerDevice: must be positive"))
+	}
+	if s.PublishQueueSize <= 0 {
+		errs = append(errs, fmt.Errorf("settings: publishQueueSize: must be positive"))
+	}
+	if s.PublishOverflow != "dropOldest" && s.PublishOverflow != "dropNewest" {
+		errs = append(errs, fmt.Errorf("settings: publishOverflow: %q is not dropOldest or dropNewest", s.PublishOverflow))
+	}
+	if s.ShutdownTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("settings: shutdownTimeout: must be positive"))
 	}
 	switch s.LogLevel {
 	case "trace", "debug", "info", "warn", "error":
@@ -247,6 +272,9 @@ func toMap(s Settings) map[string]any {
 		"requestTimeout":          s.RequestTimeout.String(),
 		"maxResponseBytes":        s.MaxResponseBytes,
 		"maxConnsPerDevice":       s.MaxConnsPerDevice,
+		"publishQueueSize":        s.PublishQueueSize,
+		"publishOverflow":         s.PublishOverflow,
+		"shutdownTimeout":         s.ShutdownTimeout.String(),
 	}
 }
 

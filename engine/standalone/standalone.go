@@ -19,10 +19,10 @@ import (
 	"github.com/http-connector/http-connector/engine/broker"
 	"github.com/http-connector/http-connector/engine/config"
 	"github.com/http-connector/http-connector/engine/connector"
-	"github.com/http-connector/http-connector/engine/credentials"
 	"github.com/http-connector/http-connector/engine/fetch"
 	"github.com/http-connector/http-connector/engine/mqttclient"
 	"github.com/http-connector/http-connector/engine/plan"
+	"github.com/http-connector/http-connector/engine/publish"
 	"github.com/http-connector/http-connector/engine/settings"
 )
 
@@ -41,20 +41,38 @@ type Options struct {
 	Ready func(brokerURL string)
 	// ShutdownTimeout bounds the flush and disconnect at the end.
 	ShutdownTimeout time.Duration
+	// StatsFile, if set, receives the running totals and the start
+	// lateness of samples as one JSON line (StatsLine) every StatsInterval
+	// and a final one at the end: what the benchmark reads.
+	StatsFile string
+	// Reload watches Settings.Config and the mapping files: changes are
+	// loaded and applied while running (see watchConfig).
+	Reload bool
+	// ReloadDelay is the quiet time after a change before it is loaded;
+	// default watch.DefaultDelay.
+	ReloadDelay time.Duration
 }
 
 // Loader builds the configuration loader the settings call for.
 func Loader(s *settings.Settings) (*config.Loader, error) {
-	return config.NewLoader(plan.Defaults{SamplingInterval: s.DefaultSamplingInterval, RequestTimeout: s.RequestTimeout})
+	l, err := config.NewLoader(plan.Defaults{SamplingInterval: s.DefaultSamplingInterval, RequestTimeout: s.RequestTimeout})
+	if err != nil {
+		return nil, err
+	}
+	return l.WithMappings(s.Mappings), nil
 }
 
 // Run loads the configuration, connects and samples until ctx ends. A
 // configuration problem is returned as config.Errors before anything is
 // dialled.
 func Run(ctx context.Context, o Options) error {
+	began := time.Now()
 	s := o.Settings
 	log := o.Logger
 	if o.ShutdownTimeout == 0 {
+		o.ShutdownTimeout = s.ShutdownTimeout
+	}
+	if o.ShutdownTimeout <= 0 {
 		o.ShutdownTimeout = 10 * time.Second
 	}
 	loader, err := Loader(s)
@@ -67,6 +85,14 @@ func Run(ctx context.Context, o Options) error {
 	}
 	for _, d := range cfg.Disabled {
 		log.Info().Msg("not sampled: " + d)
+	}
+	loaded := time.Since(began)
+	if s.Pprof != "" {
+		stopPprof, err := servePprof(s.Pprof, log)
+		if err != nil {
+			return err
+		}
+		defer stopPprof()
 	}
 
 	brokerURL := s.Broker
@@ -87,7 +113,9 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	client, err := mqttclient.Connect(ctx, mqttOpts)
+	// The connection outlives ctx until Close, so that the messages queued
+	// when ctx ends can still be flushed.
+	client, err := mqttclient.Connect(context.WithoutCancel(ctx), mqttOpts)
 	if err != nil {
 		return err
 	}
@@ -103,33 +131,43 @@ func Run(ctx context.Context, o Options) error {
 		log.Warn().Str("broker", brokerURL).Msg("broker not reachable yet; sampling starts anyway and publishing follows the connection")
 	}
 	cancel()
+	pub, err := publish.Start(ctx, client, publish.Options{
+		QueueSize: s.PublishQueueSize,
+		Overflow:  publish.Overflow(s.PublishOverflow),
+		SpoolDir:  s.SpoolDir,
+		Logger:    log,
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// The samplers have stopped: flush the queue, then disconnect.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.ShutdownTimeout)
+		defer cancel()
+		if err := pub.Close(fctx); err != nil {
+			log.Warn().Err(err).Msg("publish queue not flushed")
+		}
+		pc := pub.Counters()
+		log.Info().Int64("queued", pc.Queued.Load()).Int64("delivered", pc.Delivered.Load()).
+			Int64("dropped", pc.Dropped.Load()).Int64("expired", pc.Expired.Load()).
+			Int64("replayed", pc.Replayed.Load()).Int64("sent_qos0", pc.Sent.Load()).
+			Int64("dropped_qos0", pc.DroppedQoS0.Load()).Int("left", pub.Len()).Msg("publisher stopped")
+	}()
 
 	getenv := o.Getenv
 	if getenv == nil {
 		getenv = os.LookupEnv
 	}
+	stats, err := newStatsWriter(o.StatsFile, began, loaded)
+	if err != nil {
+		return err
+	}
 	conn := connector.New(connector.Options{
-		Logger:    log,
-		Publisher: client,
-		Fetch:     fetch.Options{MaxResponseBytes: s.MaxResponseBytes, MaxConns: s.MaxConnsPerDevice},
-		Credentials: func(ep *plan.Endpoint) (fetch.Credentials, error) {
-			c, err := credentials.Resolve(ep.Auth, func(name string) ([]byte, error) { return s.Secrets.Lookup(name, getenv) })
-			if err != nil {
-				return c, err
-			}
-			if ep.Trust != "" {
-				pem, err := s.Secrets.Lookup(ep.Trust, getenv)
-				if err != nil {
-					return c, fmt.Errorf("trust list %q: %w", ep.Trust, err)
-				}
-				pool := x509.NewCertPool()
-				if !pool.AppendCertsFromPEM(pem) {
-					return c, fmt.Errorf("trust list %q: no PEM certificates", ep.Trust)
-				}
-				c.RootCAs = pool
-			}
-			return c, nil
-		},
+		Logger:      log,
+		Publisher:   pub,
+		Observe:     stats.observer(),
+		Fetch:       fetch.Options{MaxResponseBytes: s.MaxResponseBytes, MaxConns: s.MaxConnsPerDevice},
+		Credentials: Credentials(s, getenv),
 	})
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -141,15 +179,22 @@ func Run(ctx context.Context, o Options) error {
 	if err := conn.Apply(ctx, cfg.Assets); err != nil {
 		log.Error().Err(err).Msg("some assets could not start")
 	}
+	waitReload := func() {}
+	if o.Reload && s.Config != "" {
+		waitReload = watchConfig(ctx, o, loader, conn, cfg)
+	}
 	log.Info().Int("assets", conn.Assets()).Str("broker", brokerURL).Msg("sampling")
+	stats.run(runCtx, conn, pub)
 	if o.Ready != nil {
 		o.Ready(brokerURL)
 	}
 	<-ctx.Done()
+	waitReload()
 	stop()
 	<-done
+	stats.close(conn, log)
 	st := conn.Snapshot()
-	log.Info().Int64("samples", st.Samples).Int64("messages", st.Messages).Int64("failed_samples", st.Failures).Int64("missed_ticks", st.Missed).Msg("stopped")
+	log.Info().Int64("samples", st.Samples).Int64("messages", st.Messages).Int64("failed_samples", st.Failures).Int64("filtered_samples", conn.Counters().Filtered.Load()).Int64("missed_ticks", st.Missed).Int64("retries", conn.Counters().Retries.Load()).Int64("skipped_ticks", conn.Counters().Skipped.Load()).Msg("stopped")
 	return nil
 }
 

@@ -1,0 +1,273 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestSecretsNeverShow runs validate, try and run on a configuration with a
+// user name and password (one from a file, one from the environment), a
+// client certificate and key, a mismatched key and a broker password, at
+// trace level, with devices that accept and refuse them, and scans
+// everything written for the secrets.
+func TestSecretsNeverShow(t *testing.T) {
+	const (
+		user           = "svc-reader"
+		password       = "pw-Qx7vL2mZ9sT4"
+		brokerPassword = "broker-pw-Hn3Kd8Wq"
+	)
+	token := base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
+	certPEM, keyPEM := clientCertificate(t)
+	_, otherKeyPEM := clientCertificate(t)
+
+	// A device that wants the password, one that refuses it, and one that
+	// wants the client certificate over TLS.
+	basic := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != user || p != password {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		io.WriteString(w, `{"temperature": 21.5}`)
+	}))
+	defer basic.Close()
+	refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("WWW-Authenticate", `Basic realm="device"`)
+		http.Error(w, "bad credentials", http.StatusUnauthorized)
+	}))
+	defer refusing.Close()
+	mtls := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+			w.WriteHeader(http.StatusForbidden)
+			return
+		}
+		io.WriteString(w, `{"pressure": 1013}`)
+	}))
+	mtls.TLS = &tls.Config{ClientAuth: tls.RequireAnyClientCert}
+	mtls.StartTLS()
+	defer mtls.Close()
+	serverCA := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: mtls.Certificate().Raw})
+
+	dir := t.TempDir()
+	secrets := filepath.Join(dir, "secrets")
+	files := map[string]string{
+		"secrets/creds/user":       user,
+		"secrets/certs/client.crt": certPEM,
+		"secrets/certs/client.key": keyPEM,
+		"secrets/certs/other.key":  otherKeyPEM,
+		"secrets/certs/device-ca":  string(serverCA),
+		"broker-password":          brokerPassword + "\n",
+		"config/devices.yaml": secretDevice("basic", basic.URL, "UsernamePassword", "") + "---\n" +
+			secretDevice("refusing", refusing.URL, "UsernamePassword", "") + "---\n" +
+			secretDevice("mtls", mtls.URL, "Certificate", "certs/client.key") + "---\n" +
+			secretDevice("mismatch", mtls.URL, "Certificate", "certs/other.key"),
+		"config/assets.yaml": secretAsset("basic") + "---\n" + secretAsset("refusing") + "---\n" +
+			secretAsset("mtls") + "---\n" + secretAsset("mismatch"),
+		"settings.yaml": fmt.Sprintf(`brokerUsername: connector
+brokerPasswordFile: %s
+secrets:
+  dir: %s
+  env:
+    creds/pass: DEVICE_PASSWORD
+`, filepath.Join(dir, "broker-password"), secrets),
+	}
+	for name, data := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	environ := []string{
+		"DEVICE_PASSWORD=" + password,
+		"HTTP_CONNECTOR_EMBEDDED_BROKER=127.0.0.1:0",
+		"HTTP_CONNECTOR_SETTINGS=" + filepath.Join(dir, "settings.yaml"),
+	}
+	common := []string{"--config", filepath.Join(dir, "config"), "--log-level", "trace"}
+
+	var out bytes.Buffer
+	var mu sync.Mutex
+	record := func(what string, code int, stdout, stderr string) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(&out, "### %s (exit %d)\n%s%s", what, code, stdout, stderr)
+	}
+	cli := func(ctx context.Context, args ...string) (int, string, string) {
+		var o, e lockedWriter // written from the connector's goroutines
+		code := run(ctx, args, environ, &o, &e)
+		record(strings.Join(args[:1], " "), code, o.String(), e.String())
+		return code, o.String(), e.String()
+	}
+
+	if code, stdout, stderr := cli(context.Background(), append([]string{"validate"}, common...)...); code != exitOK {
+		t.Fatalf("validate: exit %d\n%s%s", code, stdout, stderr)
+	}
+	for _, asset := range []string{"basic", "refusing", "mtls", "mismatch"} {
+		for _, format := range []string{"console", "json"} {
+			cli(context.Background(), append([]string{"try", "--asset", asset, "--log-format", format}, common...)...)
+		}
+	}
+	// The working devices must really have been reached with the secrets.
+	if _, stdout, _ := cli(context.Background(), append([]string{"try", "--asset", "basic"}, common...)...); !strings.Contains(stdout, "21.5") {
+		t.Errorf("try did not reach the password-protected device:\n%s", stdout)
+	}
+	if _, stdout, _ := cli(context.Background(), append([]string{"try", "--asset", "mtls"}, common...)...); !strings.Contains(stdout, "1013") {
+		t.Errorf("try did not reach the mTLS device:\n%s", stdout)
+	}
+	for _, format := range []string{"console", "json"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+		code, _, stderr := cli(ctx, append([]string{"run", "--log-format", format}, common...)...)
+		cancel()
+		if code != exitOK {
+			t.Errorf("run --log-format %s: exit %d\n%s", format, code, stderr)
+		}
+		for _, want := range []string{"HTTP 401 Unauthorized", "private key does not match public key"} {
+			if !strings.Contains(stderr, want) {
+				t.Errorf("run --log-format %s: the logs do not say %q: the test does not exercise the failures", format, want)
+			}
+		}
+	}
+
+	all := out.String()
+	leaks := map[string]string{
+		"the password":          password,
+		"the Basic credentials": token,
+		"the broker password":   brokerPassword,
+		"the client key":        pemBody(keyPEM),
+		"the mismatched key":    pemBody(otherKeyPEM),
+	}
+	for _, line := range strings.Split(keyPEM, "\n") {
+		if len(line) >= 16 && !strings.HasPrefix(line, "-----") {
+			leaks["a line of the client key"] = line
+		}
+	}
+	for what, secret := range leaks {
+		if strings.Contains(all, secret) {
+			i := strings.Index(all, secret)
+			t.Errorf("%s appears in the output: …%s…", what, all[max(0, i-200):min(len(all), i+len(secret)+50)])
+		}
+	}
+	if testing.Verbose() {
+		t.Logf("scanned %d bytes of output:\n%s", len(all), all)
+	}
+}
+
+func secretDevice(name, address, method, keySecret string) string {
+	auth := `
+          usernamePasswordCredentials:
+            usernameSecretName: creds/user
+            passwordSecretName: creds/pass`
+	trust := ""
+	if method == "Certificate" {
+		auth = `
+          x509Credentials:
+            certificateSecretName: certs/client.crt
+            keySecretName: ` + keySecret
+		trust = `
+        trustSettings:
+          trustList: certs/device-ca`
+	}
+	return fmt.Sprintf(`apiVersion: namespaces.deviceregistry.microsoft.com/v1
+kind: Device
+metadata:
+  name: %s
+spec:
+  endpoints:
+    inbound:
+      http:
+        address: %s
+        endpointType: Microsoft.Http
+        authentication:
+          method: %s%s%s
+`, name, address, method, auth, trust)
+}
+
+func secretAsset(name string) string {
+	return fmt.Sprintf(`apiVersion: namespaces.deviceregistry.microsoft.com/v1
+kind: Asset
+metadata:
+  name: %[1]s
+spec:
+  deviceRef:
+    deviceName: %[1]s
+    endpointName: http
+  datasets:
+    - name: reading
+      dataSource: /reading
+      datasetConfiguration: '{"samplingInterval": 200}'
+      destinations:
+        - target: Mqtt
+          configuration:
+            topic: secrets/%[1]s
+`, name)
+}
+
+// clientCertificate returns a self-signed client certificate and its key.
+func clientCertificate(t *testing.T) (certPEM, keyPEM string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "connector"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
+		string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}))
+}
+
+// pemBody is the base64 of a PEM block on one line.
+func pemBody(s string) string {
+	b, _ := pem.Decode([]byte(s))
+	return base64.StdEncoding.EncodeToString(b.Bytes)
+}
+
+// lockedWriter is a buffer several goroutines may write.
+type lockedWriter struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (w *lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *lockedWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
