@@ -15,6 +15,7 @@ import (
 
 	"github.com/http-connector/http-connector/engine/config"
 	"github.com/http-connector/http-connector/engine/settings"
+	"github.com/http-connector/http-connector/engine/standalone"
 )
 
 // Exit statuses.
@@ -160,6 +161,41 @@ func addSettingFlags(fs *flag.FlagSet, withBroker bool) *settingFlags {
 	add("log-level", "logLevel", def.LogLevel, "log `level`: trace, debug, info, warn, error")
 	add("log-format", "logFormat", "", "log `format`: console or json (default console)")
 	return sf
+}
+
+// parseSettings parses args and loads the settings; done is true when the
+// command should return code (help, a usage error or bad settings).
+func (sf *settingFlags) parseSettings(fs *flag.FlagSet, args []string, e *env) (s *settings.Settings, code int, done bool) {
+	if code, done := parse(fs, args, e); done {
+		return nil, code, true
+	}
+	s, err := sf.load(fs, e)
+	if err != nil {
+		fmt.Fprintln(e.stderr, err)
+		return nil, exitFailure, true
+	}
+	return s, 0, false
+}
+
+// loadConfig loads the configuration folder of the settings through the
+// one load path, printing every problem; done is true when the command
+// should return code.
+func loadConfig(e *env, s *settings.Settings) (cfg *config.Config, code int, done bool) {
+	if err := dirExists(s.Config); err != nil {
+		fmt.Fprintln(e.stderr, err)
+		return nil, exitFailure, true
+	}
+	loader, err := standalone.Loader(s)
+	if err != nil {
+		fmt.Fprintln(e.stderr, err)
+		return nil, exitFailure, true
+	}
+	cfg, err = loader.LoadDir(os.DirFS(s.Config), ".", s.Config)
+	if err != nil {
+		printErrors(e.stderr, err)
+		return nil, exitFailure, true
+	}
+	return cfg, 0, false
 }
 
 func (sf *settingFlags) load(fs *flag.FlagSet, e *env) (*settings.Settings, error) {

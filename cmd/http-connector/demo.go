@@ -21,13 +21,9 @@ func cmdDemo(ctx context.Context, e *env, args []string) int {
 	fs := newFlagSet("demo", "Starts the embedded MQTT broker, the example REST thermostat and the connector on the\nwalkthrough's device and asset (examples/thermostat/config) in one process, and prints\nevery published message with its topic until interrupted.", e)
 	sf := addSettingFlags(fs, false)
 	thermostatAddr := fs.String("thermostat", demoThermostatAddr, "`address` of the example thermostat server")
-	if code, done := parse(fs, args, e); done {
+	s, code, done := sf.parseSettings(fs, args, e)
+	if done {
 		return code
-	}
-	s, err := sf.load(fs, e)
-	if err != nil {
-		fmt.Fprintln(e.stderr, err)
-		return exitFailure
 	}
 	log := newLogger(e.stderr, s)
 

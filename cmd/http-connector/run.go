@@ -17,13 +17,9 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 	fs.String("pprof", "", "serve net/http/pprof on this loopback `address` (host:port); off unless set")
 	sf.keys["pprof"] = "pprof"
 	statsFile := fs.String("stats-file", "", "write running totals and sample start lateness as JSON lines to `file` every second (for benchmarks)")
-	if code, done := parse(fs, args, e); done {
+	s, code, done := sf.parseSettings(fs, args, e)
+	if done {
 		return code
-	}
-	s, err := sf.load(fs, e)
-	if err != nil {
-		fmt.Fprintln(e.stderr, err)
-		return exitFailure
 	}
 	if akrimount.Present(e.getenvString) {
 		return runAkri(ctx, e, s)
@@ -37,7 +33,7 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 		return exitFailure
 	}
 	log := newLogger(e.stderr, s)
-	err = standalone.Run(ctx, standalone.Options{
+	err := standalone.Run(ctx, standalone.Options{
 		Settings:  s,
 		Config:    os.DirFS(s.Config),
 		Display:   s.Config,
@@ -61,31 +57,17 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 func cmdValidate(ctx context.Context, e *env, args []string) int {
 	fs := newFlagSet("validate", "Loads everything 'run' loads and reports every problem with its file, line and field.\nExit status 0: valid; 1: problems found.", e)
 	sf := addSettingFlags(fs, false)
-	if code, done := parse(fs, args, e); done {
+	s, code, done := sf.parseSettings(fs, args, e)
+	if done {
 		return code
-	}
-	s, err := sf.load(fs, e)
-	if err != nil {
-		fmt.Fprintln(e.stderr, err)
-		return exitFailure
 	}
 	if s.Config == "" {
 		fmt.Fprintln(e.stderr, "http-connector validate: --config is required")
 		return exitUsage
 	}
-	if err := dirExists(s.Config); err != nil {
-		fmt.Fprintln(e.stderr, err)
-		return exitFailure
-	}
-	loader, err := standalone.Loader(s)
-	if err != nil {
-		fmt.Fprintln(e.stderr, err)
-		return exitFailure
-	}
-	cfg, err := loader.LoadDir(os.DirFS(s.Config), ".", s.Config)
-	if err != nil {
-		printErrors(e.stderr, err)
-		return exitFailure
+	cfg, code, done := loadConfig(e, s)
+	if done {
+		return code
 	}
 	datasets := 0
 	for _, a := range cfg.Assets {

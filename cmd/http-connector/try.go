@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"sort"
 	"strings"
 	"time"
@@ -28,31 +27,17 @@ func cmdTry(ctx context.Context, e *env, args []string) int {
 	assetName := fs.String("asset", "", "`name` of the asset to sample (required)")
 	datasetName := fs.String("dataset", "", "sample only this `dataset` of the asset")
 	bodyLimit := fs.Int("body-limit", 1024, "show at most this many `bytes` of each response body")
-	if code, done := parse(fs, args, e); done {
+	s, code, done := sf.parseSettings(fs, args, e)
+	if done {
 		return code
-	}
-	s, err := sf.load(fs, e)
-	if err != nil {
-		fmt.Fprintln(e.stderr, err)
-		return exitFailure
 	}
 	if s.Config == "" || *assetName == "" {
 		fmt.Fprintln(e.stderr, "http-connector try: --config and --asset are required")
 		return exitUsage
 	}
-	if err := dirExists(s.Config); err != nil {
-		fmt.Fprintln(e.stderr, err)
-		return exitFailure
-	}
-	loader, err := standalone.Loader(s)
-	if err != nil {
-		fmt.Fprintln(e.stderr, err)
-		return exitFailure
-	}
-	cfg, err := loader.LoadDir(os.DirFS(s.Config), ".", s.Config)
-	if err != nil {
-		printErrors(e.stderr, err)
-		return exitFailure
+	cfg, code, done := loadConfig(e, s)
+	if done {
+		return code
 	}
 	var asset *plan.Asset
 	var names []string
