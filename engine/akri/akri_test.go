@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -149,7 +151,20 @@ type harness struct {
 	stop   func() error
 }
 
+// setup adjusts a harness before the connector starts.
+type setup struct {
+	configure func(*akri.Options)
+	handler   http.Handler        // the device's; default the thermostat
+	auth      *adr.Authentication // the device endpoint's
+	vars      map[string]string   // more operator variables
+}
+
 func startHarness(t *testing.T, assets map[string]adr.Asset, assigned string, configure func(*akri.Options)) *harness {
+	return startHarnessWith(t, assets, assigned, setup{configure: configure})
+}
+
+func startHarnessWith(t *testing.T, assets map[string]adr.Asset, assigned string, su setup) *harness {
+	configure := su.configure
 	t.Helper()
 	ref, err := filepath.Abs("../../../shared/reference")
 	if err != nil {
@@ -160,7 +175,11 @@ func startHarness(t *testing.T, assets map[string]adr.Asset, assigned string, co
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.broker.Close() })
-	h.device = httptest.NewServer(thermostat.New(3).Handler())
+	handler := su.handler
+	if handler == nil {
+		handler = thermostat.New(3).Handler()
+	}
+	h.device = httptest.NewServer(handler)
 	t.Cleanup(h.device.Close)
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -170,7 +189,7 @@ func startHarness(t *testing.T, assets map[string]adr.Asset, assigned string, co
 		map[string]adr.Device{"thermostat": {
 			UUID: "1234-5678-9012-3456", Version: u64(1),
 			Endpoints: &adr.DeviceEndpoints{Inbound: map[string]adr.InboundEndpoint{
-				"rest": {Address: h.device.URL, EndpointType: "Microsoft.Http"},
+				"rest": {Address: h.device.URL, EndpointType: "Microsoft.Http", Authentication: su.auth},
 			}},
 		}},
 		assets, adrfake.Options{ReferenceDir: ref})
@@ -203,6 +222,9 @@ func startHarness(t *testing.T, assets map[string]adr.Asset, assigned string, co
 		"CONNECTOR_NAMESPACE":                "azure-iot-operations",
 		"CONNECTOR_CONFIGURATION_MOUNT_PATH": cfgDir,
 		"ADR_RESOURCES_NAME_MOUNT_PATH":      h.names,
+	}
+	for k, v := range su.vars {
+		vars[k] = v
 	}
 	env, err := akrimount.Load(func(k string) string { return vars[k] })
 	if err != nil {
@@ -440,4 +462,53 @@ func TestAkriMappingReload(t *testing.T) {
 		s, _ := h.fake.AssetStatus("mapped")
 		return last()["v"] == 4.0 && s.Config != nil && s.Config.Error == nil
 	})
+}
+
+// Device credentials come from the mounted secret files and are read again
+// when they change: a rotated password reaches the device without a restart.
+func TestAkriCredentialRotation(t *testing.T) {
+	creds := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(creds, "thermostat-creds"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeSecret := func(name, value string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(creds, "thermostat-creds", name), []byte(value), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeSecret("username", "operator")
+	writeSecret("password", "first-password")
+	var accepted atomic.Value
+	accepted.Store("first-password")
+	thermo := thermostat.New(5).Handler()
+	guarded := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "operator" || p != accepted.Load().(string) {
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		thermo.ServeHTTP(w, r)
+	})
+	h := startHarnessWith(t, map[string]adr.Asset{"guarded": thermostatAsset(1, "plant/guarded", "GET")}, "guarded\n", setup{
+		handler: guarded,
+		auth: &adr.Authentication{Method: adr.AuthUsernamePassword, UsernamePasswordCredentials: &adr.UsernamePasswordCredentials{
+			UsernameSecretName: "thermostat-creds/username", PasswordSecretName: "thermostat-creds/password",
+		}},
+		vars: map[string]string{"DEVICE_ENDPOINT_CREDENTIALS_MOUNT_PATH": creds},
+	})
+	eventually(t, "messages with the first password", func() bool { return h.in.count("plant/guarded") > 0 })
+
+	// The device's password changes, then the mounted secret follows.
+	accepted.Store("second-password")
+	eventually(t, "the device refuses the old password", func() bool {
+		for _, hr := range h.fake.Health() {
+			if hr.Name == "datasetRuntimeHealthEvent" && strings.Contains(string(hr.Payload), "401") {
+				return true
+			}
+		}
+		return false
+	})
+	n := h.in.count("plant/guarded")
+	writeSecret("password", "second-password")
+	eventually(t, "messages with the rotated password", func() bool { return h.in.count("plant/guarded") > n+2 })
 }
