@@ -56,6 +56,7 @@ func runAkri(ctx context.Context, e *env, s *settings.Settings) int {
 		Publisher: func(c *mqttclient.Client) (akri.Publisher, error) {
 			return publish.Start(ctx, c, publish.Options{
 				QueueSize: s.PublishQueueSize,
+				Inflight:  s.PublishInflight,
 				Overflow:  publish.Overflow(s.PublishOverflow),
 				SpoolDir:  s.SpoolDir,
 				Logger:    log,

@@ -1,9 +1,13 @@
 // Package publish sits between the samplers and the MQTT connection. QoS 1
 // messages go into a bounded FIFO, optionally mirrored in an on-disk spool,
-// and one sender delivers them in order, waiting out broker outages and
-// retrying each message until the broker acknowledges it. QoS 0 messages
-// are sent at once while connected and dropped (counted) while not. A
-// sampler never waits for the broker: Publish only queues.
+// and a pool of senders delivers them, waiting out broker outages and
+// retrying each message until the broker acknowledges it. Up to
+// Options.Inflight messages await their acknowledgement at once, but never
+// two of one topic: each topic's messages reach the broker in the order
+// they were queued, and a message that failed is sent again before any
+// later message of its topic. QoS 0 messages are sent at once while
+// connected and dropped (counted) while not. A sampler never waits for the
+// broker: Publish only queues.
 //
 // When the queue is full the overflow policy drops the oldest or the newest
 // waiting message; each overflow episode is logged once when it starts and
@@ -37,9 +41,14 @@ const (
 // DefaultQueueSize is the queue bound when Options.QueueSize is not set.
 const DefaultQueueSize = 10000
 
+// DefaultInflight is how many QoS 1 messages may await their
+// acknowledgement at once when Options.Inflight is not set.
+const DefaultInflight = 64
+
 // Client is the MQTT connection the publisher sends on; *mqttclient.Client
 // is one. Publish must return mqttclient.ErrNotConnected while the
-// connection is down and, for QoS 1, wait for the acknowledgement.
+// connection is down and, for QoS 1, wait for the acknowledgement; it is
+// called by several goroutines at once.
 type Client interface {
 	Publish(ctx context.Context, m *mqttclient.Message) error
 	Connected() bool
@@ -48,9 +57,15 @@ type Client interface {
 
 // Options configure a Publisher.
 type Options struct {
-	// QueueSize bounds the QoS 1 messages waiting for delivery (the one
-	// being delivered is not counted). Default DefaultQueueSize.
+	// QueueSize bounds the QoS 1 messages waiting for delivery (the ones
+	// being delivered are not counted). Default DefaultQueueSize.
 	QueueSize int
+	// Inflight bounds the QoS 1 messages being delivered (sent, or about to
+	// be, and awaiting the broker's acknowledgement) at once; the broker's
+	// receive maximum may bound them further. Messages of one topic are
+	// delivered one at a time whatever it is; 1 delivers the whole queue
+	// in order. Default DefaultInflight.
+	Inflight int
 	// Overflow is the policy when the queue is full. Default DropOldest.
 	Overflow Overflow
 	// SpoolDir, if set, is a folder where queued messages are also kept, so
@@ -89,6 +104,23 @@ type entry struct {
 }
 
 // Publisher queues and delivers messages. It is safe for concurrent use.
+//
+// Order. A sender that takes a message owns its topic until it has nothing
+// more of that topic to deliver; only the owner sends a topic's messages,
+// one at a time, each until it is acknowledged, expired or (connection
+// lost) put back. A sender looking for work pops the queue in order;
+// a message whose topic is owned by another sender is parked behind that
+// topic instead, for its owner. Every parked message is older than every
+// message in the queue (it was popped, or put back, or parked by Publish
+// while the queue was empty), and a topic's parked messages are in queue
+// order, a put-back one in front. So an owner's next message, the head of
+// its parked messages, is always the oldest of its topic that is left,
+// across retries and reconnects, and a topic's messages reach the broker
+// in the order they were queued.
+//
+// Bound. Parked messages are waiting messages: they count towards
+// QueueSize and the overflow policy can drop them. Only the at most
+// Inflight messages being delivered are outside the bound.
 type Publisher struct {
 	client Client
 	opts   Options
@@ -96,26 +128,36 @@ type Publisher struct {
 	c      Counters
 
 	mu       sync.Mutex
-	queue    fifo
-	inflight *entry // taken by the sender, not yet acknowledged
+	work     sync.Cond        // the queue got a message, or closing or stopped changed
+	queue    fifo             // waiting messages of no sender's topic (yet)
+	owned    map[string]*fifo // topic → its parked messages (nil: none), for each topic a sender owns
+	parked   int              // messages in owned
+	free     []*fifo          // empty parked queues to reuse
+	inflight int              // messages taken by senders and not yet acknowledged
 	seq      uint64
 	spool    *spool // nil without SpoolDir
-	closing  bool
+	closing  bool   // Close was called: senders leave when there is nothing to do
+	stopped  bool   // Close's deadline passed: senders leave now
+	running  int    // senders that have not returned
 	overflow struct {
 		active  bool
 		dropped int64
 	}
+	outage struct {
+		active        bool
+		since         time.Time
+		sent, expired int
+	}
 	spoolFailing bool
 	qos0Down     bool
 
-	wake   chan struct{} // the sender has work or must look at closing
 	cancel context.CancelFunc
-	done   chan struct{} // closed when the sender returns
+	done   chan struct{} // closed when the last sender returns
 	synced chan struct{} // closed when the spool syncer returns
 }
 
 // Start opens the spool (replaying what it holds into the queue) and starts
-// the sender. The sender is not stopped by ctx: it keeps delivering until
+// the senders. They are not stopped by ctx: they keep delivering until
 // Close, so that a shutdown can flush the queue. Values of ctx are kept.
 func Start(ctx context.Context, client Client, opts Options) (*Publisher, error) {
 	if opts.QueueSize == 0 {
@@ -123,6 +165,12 @@ func Start(ctx context.Context, client Client, opts Options) (*Publisher, error)
 	}
 	if opts.QueueSize < 0 {
 		return nil, fmt.Errorf("publish: queue size %d is negative", opts.QueueSize)
+	}
+	if opts.Inflight == 0 {
+		opts.Inflight = DefaultInflight
+	}
+	if opts.Inflight < 0 {
+		return nil, fmt.Errorf("publish: in-flight bound %d is negative", opts.Inflight)
 	}
 	switch opts.Overflow {
 	case "":
@@ -138,10 +186,11 @@ func Start(ctx context.Context, client Client, opts Options) (*Publisher, error)
 		client: client,
 		opts:   opts,
 		log:    opts.Logger,
-		wake:   make(chan struct{}, 1),
+		owned:  make(map[string]*fifo, opts.Inflight),
 		done:   make(chan struct{}),
 		synced: make(chan struct{}),
 	}
+	p.work.L = &p.mu
 	if opts.SpoolDir != "" {
 		sp, replay, err := openSpool(opts.SpoolDir, p.log)
 		if err != nil {
@@ -159,7 +208,10 @@ func Start(ctx context.Context, client Client, opts Options) (*Publisher, error)
 	}
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	p.cancel = cancel
-	go p.send(sctx)
+	p.running = opts.Inflight
+	for range opts.Inflight {
+		go p.send(sctx)
+	}
 	if p.spool != nil {
 		go p.syncLoop(sctx)
 	} else {
@@ -175,11 +227,17 @@ func (p *Publisher) Counters() *Counters { return &p.c }
 func (p *Publisher) Len() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	n := p.queue.len()
-	if p.inflight != nil {
-		n++
-	}
-	return n
+	return p.unacknowledged()
+}
+
+// unacknowledged is Len. Caller holds mu.
+func (p *Publisher) unacknowledged() int {
+	return p.waiting() + p.inflight
+}
+
+// waiting is the number of messages the bound applies to. Caller holds mu.
+func (p *Publisher) waiting() int {
+	return p.queue.len() + p.parked
 }
 
 // Publish queues a QoS 1 message for delivery, or sends a QoS 0 message if
@@ -212,7 +270,6 @@ func (p *Publisher) Publish(ctx context.Context, m *mqttclient.Message) error {
 	}
 	p.c.Queued.Add(1)
 	p.push(e)
-	p.poke()
 	return nil
 }
 
@@ -247,20 +304,86 @@ func (p *Publisher) publish0(ctx context.Context, m *mqttclient.Message) error {
 	return nil
 }
 
-// push adds e to the queue, applying the overflow policy. Caller holds mu.
+// push adds e to the waiting messages, applying the overflow policy, and
+// wakes a sender if it went into the queue. Caller holds mu.
 func (p *Publisher) push(e entry) {
-	if p.queue.len() < p.opts.QueueSize {
-		p.queue.push(e)
-		return
+	if p.waiting() >= p.opts.QueueSize {
+		if p.opts.Overflow == DropNewest {
+			p.dropped(e)
+			return
+		}
+		p.dropped(p.popOldest())
 	}
-	var victim entry
-	if p.opts.Overflow == DropNewest || p.queue.len() == 0 {
-		victim = e
+	if p.queue.len() == 0 {
+		// A message of a topic being delivered goes straight behind it:
+		// with the queue empty it is younger than every parked one, and
+		// no sender needs waking.
+		if q, ok := p.owned[e.msg.Topic]; ok {
+			p.park(e, q)
+			return
+		}
+	}
+	p.queue.push(e)
+	p.work.Signal()
+}
+
+// park puts e behind the parked messages of its topic, which a sender
+// owns; q is what owned holds for the topic. Caller holds mu.
+func (p *Publisher) park(e entry, q *fifo) {
+	if q == nil {
+		q = p.parkedQueue(e.msg.Topic)
+	}
+	q.push(e)
+	p.parked++
+}
+
+// parkedQueue returns the parked messages of an owned topic, giving it an
+// empty queue if it has none. Caller holds mu.
+func (p *Publisher) parkedQueue(topic string) *fifo {
+	if q := p.owned[topic]; q != nil {
+		return q
+	}
+	var q *fifo
+	if n := len(p.free); n > 0 {
+		q = p.free[n-1]
+		p.free = p.free[:n-1]
 	} else {
-		victim = p.queue.pop()
-		p.queue.push(e)
+		q = &fifo{}
 	}
-	p.dropped(victim)
+	p.owned[topic] = q
+	return q
+}
+
+// popOldest removes the oldest waiting message: parked ones are older than
+// the queue's. There is one. Caller holds mu.
+func (p *Publisher) popOldest() entry {
+	if p.parked == 0 {
+		return p.queue.pop()
+	}
+	var oldest *fifo
+	for _, q := range p.owned {
+		if q != nil && q.len() > 0 && (oldest == nil || q.front().seq < oldest.front().seq) {
+			oldest = q
+		}
+	}
+	p.parked--
+	return oldest.pop()
+}
+
+// popNewest removes the newest waiting message. There is one. Caller holds
+// mu.
+func (p *Publisher) popNewest() entry {
+	if p.queue.len() > 0 {
+		return p.queue.popBack()
+	}
+	var newest *fifo
+	for _, q := range p.owned {
+		if q != nil && q.len() > 0 && (newest == nil || q.back().seq > newest.back().seq) {
+			newest = q
+		}
+	}
+	p.parked--
+	return newest.popBack()
 }
 
 // dropped counts and forgets a message dropped by the overflow policy.
@@ -286,155 +409,196 @@ func (p *Publisher) forget(seq uint64) {
 	}
 }
 
-func (p *Publisher) poke() {
-	select {
-	case p.wake <- struct{}{}:
-	default:
-	}
+// sender is one delivery goroutine's state.
+type sender struct {
+	topic string // the topic it owns, if owns
+	owns  bool
+	downs int // consecutive attempts that found the connection down
 }
 
-// wait blocks until there is a message to deliver. It returns false when
-// ctx ends or the publisher is closing with nothing left.
-func (p *Publisher) wait(ctx context.Context) bool {
-	for {
-		p.mu.Lock()
-		work := p.inflight != nil || p.queue.len() > 0
-		closing := p.closing
-		p.mu.Unlock()
+// next reports whether s has something to deliver, waiting until it has.
+// It releases s's topic once nothing of it is left. It returns false when
+// the publisher stops, or is closing and s has nothing left to do.
+func (p *Publisher) next(s *sender) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for !p.stopped {
+		if s.owns {
+			if q := p.owned[s.topic]; q != nil && q.len() > 0 {
+				return true
+			}
+			p.release(s)
+		}
 		switch {
-		case work:
+		case p.queue.len() > 0:
 			return true
-		case closing:
+		case p.closing:
 			return false
 		}
-		select {
-		case <-p.wake:
-		case <-ctx.Done():
-			return false
-		}
+		p.work.Wait()
 	}
+	return false
 }
 
-// take returns the message to deliver: the one in flight, else the head of
-// the queue, which becomes the one in flight.
-func (p *Publisher) take() (entry, bool) {
+// take returns the message s delivers next: the oldest parked one of its
+// topic, else the first in the queue whose topic no other sender owns,
+// which s then owns. Caller does not hold mu.
+func (p *Publisher) take(s *sender) (entry, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.inflight == nil {
-		if p.queue.len() == 0 {
-			return entry{}, false
+	if s.owns {
+		if q := p.owned[s.topic]; q != nil && q.len() > 0 {
+			p.parked--
+			p.inflight++
+			return q.pop(), true
 		}
+		p.release(s)
+	}
+	for p.queue.len() > 0 {
 		e := p.queue.pop()
-		p.inflight = &e
+		if q, ok := p.owned[e.msg.Topic]; ok {
+			p.park(e, q)
+			continue
+		}
+		p.owned[e.msg.Topic] = nil
+		s.topic, s.owns = e.msg.Topic, true
+		p.inflight++
+		return e, true
 	}
-	return *p.inflight, true
+	return entry{}, false
 }
 
-// putBack returns the in-flight message to the head of the queue: the
-// connection is down, and while it is the bound holds for every message.
-func (p *Publisher) putBack() {
+// release gives up s's topic, which has no parked messages. Caller holds mu.
+func (p *Publisher) release(s *sender) {
+	if q := p.owned[s.topic]; q != nil {
+		q.reset()
+		p.free = append(p.free, q)
+	}
+	delete(p.owned, s.topic)
+	s.topic, s.owns = "", false
+}
+
+// putBack returns s's message to the front of its topic's parked messages:
+// the connection is down, and while it is the bound holds for every
+// message. s keeps the topic, so the message is its next.
+func (p *Publisher) putBack(s *sender, e entry) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.inflight == nil {
+	p.inflight--
+	p.parkedQueue(s.topic).unshift(e)
+	p.parked++
+	if p.waiting() <= p.opts.QueueSize {
 		return
 	}
-	e := *p.inflight
-	p.inflight = nil
-	if p.queue.len() < p.opts.QueueSize {
-		p.queue.unshift(e)
-		return
-	}
-	victim := e
 	if p.opts.Overflow == DropNewest {
-		victim = p.queue.popBack()
-		p.queue.unshift(e)
+		p.dropped(p.popNewest())
+	} else {
+		p.dropped(p.popOldest())
 	}
-	p.dropped(victim)
 }
 
-// finish ends the in-flight message: delivered or expired.
+// finish ends a message being delivered: delivered or expired.
 func (p *Publisher) finish(e entry, delivered bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.inflight = nil
+	p.inflight--
 	p.forget(e.seq)
 	if delivered {
 		p.c.Delivered.Add(1)
+		p.outage.sent++
 	} else {
 		p.c.Expired.Add(1)
+		p.outage.expired++
 	}
 	// Hysteresis keeps a queue hovering at its bound from logging on
 	// every message.
-	if p.overflow.active && p.queue.len() <= p.opts.QueueSize-max(1, p.opts.QueueSize/10) {
-		p.log.Info().Int64("dropped", p.overflow.dropped).Int("queued", p.queue.len()).Msg("publish queue below its bound again")
+	if p.overflow.active && p.waiting() <= p.opts.QueueSize-max(1, p.opts.QueueSize/10) {
+		p.log.Info().Int64("dropped", p.overflow.dropped).Int("queued", p.waiting()).Msg("publish queue below its bound again")
 		p.overflow.active, p.overflow.dropped = false, 0
+	}
+	if p.outage.active && p.unacknowledged() == 0 {
+		p.log.Info().Int("delivered", p.outage.sent).Int("expired", p.outage.expired).Dur("after", time.Since(p.outage.since)).Msg("publish backlog delivered")
+		p.outage.active = false
 	}
 }
 
-// send is the sender: it delivers the queue in order until ctx ends or the
-// publisher is closed and empty.
+// unreachable notes that a sender found the broker unreachable; the first
+// of an outage logs it. The connection is looked at again under the lock:
+// another sender may have delivered the backlog since this one looked.
+func (p *Publisher) unreachable() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.outage.active || p.client.Connected() {
+		return
+	}
+	p.outage.active, p.outage.since, p.outage.sent, p.outage.expired = true, time.Now(), 0, 0
+	p.log.Warn().Int("queued", p.unacknowledged()).Msg("broker unreachable; queueing QoS 1 messages")
+}
+
+// send is one sender: it delivers messages until ctx ends or the publisher
+// is closed and has nothing left for it.
 func (p *Publisher) send(ctx context.Context) {
-	defer close(p.done)
-	var (
-		attempts int // failed attempts of this message while connected
-		downs    int // consecutive attempts that found the connection down
-		outage   struct {
-			active  bool
-			since   time.Time
-			sent    int
-			expired int
-		}
-	)
-	for p.wait(ctx) {
+	defer p.exit()
+	var s sender
+	for p.next(&s) {
 		if !p.client.Connected() {
-			if !outage.active {
-				outage.active, outage.since, outage.sent, outage.expired = true, time.Now(), 0, 0
-				p.log.Warn().Int("queued", p.Len()).Msg("broker unreachable; queueing QoS 1 messages")
-			}
+			p.unreachable()
 			if p.client.AwaitConnection(ctx) != nil {
 				return
 			}
 		}
-		e, ok := p.take()
+		e, ok := p.take(&s)
 		if !ok {
 			continue
 		}
+		if !p.deliver(ctx, &s, e) {
+			return
+		}
+	}
+}
+
+// exit counts a sender out; the last one closes done.
+func (p *Publisher) exit() {
+	p.mu.Lock()
+	p.running--
+	last := p.running == 0
+	p.mu.Unlock()
+	if last {
+		close(p.done)
+	}
+}
+
+// deliver sends e until the broker acknowledges it, it expires or the
+// connection is found down (then e is put back). It returns false when ctx
+// ended first: e stays in flight, unacknowledged (and in the spool).
+func (p *Publisher) deliver(ctx context.Context, s *sender, e entry) bool {
+	attempts := 0 // failed attempts while connected
+	for {
 		m, live := expiry(e, time.Now())
 		if !live {
 			p.log.Debug().Str("topic", e.msg.Topic).Msg("queued message expired before delivery")
 			p.finish(e, false)
-			outage.expired++
-			continue
+			return true
 		}
 		err := p.client.Publish(ctx, m)
 		if err == nil {
 			if attempts > 0 {
 				p.log.Info().Str("topic", m.Topic).Int("attempts", attempts+1).Msg("message delivered after retries")
 			}
-			attempts, downs = 0, 0
+			s.downs = 0
 			p.finish(e, true)
-			if outage.active {
-				outage.sent++
-				if p.Len() == 0 {
-					p.log.Info().Int("delivered", outage.sent).Int("expired", outage.expired).Dur("after", time.Since(outage.since)).Msg("publish backlog delivered")
-					outage.active = false
-				}
-			}
-			continue
+			return true
 		}
 		if ctx.Err() != nil {
-			return
+			return false
 		}
 		if mqttclient.IsConnectionError(err) || !p.client.Connected() {
-			attempts = 0
-			p.putBack()
-			if downs++; downs > 1 {
+			p.putBack(s, e)
+			if s.downs++; s.downs > 1 {
 				// The connection flaps, or is up but not ready: do not spin.
-				if !sleep(ctx, min(10*time.Millisecond<<min(downs, 10), time.Second)) {
-					return
-				}
+				return sleep(ctx, min(10*time.Millisecond<<min(s.downs, 10), time.Second))
 			}
-			continue
+			return true
 		}
 		attempts++
 		p.c.Retries.Add(1)
@@ -442,7 +606,7 @@ func (p *Publisher) send(ctx context.Context) {
 			p.log.Warn().Err(err).Str("topic", m.Topic).Msg("publish failed; retrying until the broker acknowledges")
 		}
 		if !sleep(ctx, min(50*time.Millisecond<<min(attempts-1, 10), 5*time.Second)) {
-			return
+			return false
 		}
 	}
 }
@@ -497,17 +661,21 @@ func (p *Publisher) syncLoop(ctx context.Context) {
 }
 
 // Close stops accepting messages and delivers what is queued until ctx
-// ends; then it stops the sender. It returns an error saying how many QoS 1
+// ends; then it stops the senders. It returns an error saying how many QoS 1
 // messages were left undelivered (kept in the spool when there is one).
 func (p *Publisher) Close(ctx context.Context) error {
 	p.mu.Lock()
 	p.closing = true
 	p.mu.Unlock()
-	p.poke()
+	p.work.Broadcast()
 	select {
 	case <-p.done:
 	case <-ctx.Done():
 	}
+	p.mu.Lock()
+	p.stopped = true
+	p.mu.Unlock()
+	p.work.Broadcast()
 	p.cancel()
 	<-p.done
 	<-p.synced
@@ -540,6 +708,20 @@ type fifo struct {
 func (q *fifo) len() int { return len(q.items) - q.head }
 
 func (q *fifo) push(e entry) { q.items = append(q.items, e) }
+
+// front and back return the first and the last entry; q is not empty.
+func (q *fifo) front() *entry { return &q.items[q.head] }
+
+func (q *fifo) back() *entry { return &q.items[len(q.items)-1] }
+
+// reset empties q, keeping its storage unless it grew large.
+func (q *fifo) reset() {
+	clear(q.items)
+	if cap(q.items) > 1024 {
+		q.items = nil
+	}
+	q.items, q.head = q.items[:0], 0
+}
 
 func (q *fifo) unshift(e entry) {
 	if q.head > 0 {

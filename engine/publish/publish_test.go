@@ -19,36 +19,65 @@ import (
 	"github.com/http-connector/http-connector/engine/mqttclient"
 )
 
-// fakeClient is a broker connection the test switches up and down.
+// fakeClient is a broker connection the test switches up and down. It is
+// called by several senders at once and records what they do.
 type fakeClient struct {
 	mu       sync.Mutex
 	up       bool
 	upCh     chan struct{} // closed while up
+	downCh   chan struct{} // closed while down
 	got      []string      // payloads acknowledged, in order
 	attempts int
 	// fail, if set, makes an attempt fail while up.
 	fail func(m *mqttclient.Message) error
 	// hold, if set, blocks every attempt until closed or ctx ends.
 	hold chan struct{}
+	// stall, if set, blocks the attempts it picks until ctx ends.
+	stall func(m *mqttclient.Message) bool
+	// latency, if set, is how long an acknowledgement takes; the
+	// connection going down meanwhile fails the attempt.
+	latency func() time.Duration
+	// dropAt, if set, takes the connection down during that attempt.
+	dropAt int
+
+	cur, peak int                 // attempts under way, now and at most
+	busy      map[string]bool     // topics of the attempts under way
+	overlaps  []string            // topics attempted twice at once
+	tried     map[string][]string // payloads attempted, by topic
+	acked     map[string][]string // payloads acknowledged, by topic
 }
 
 func newFake(up bool) *fakeClient {
-	f := &fakeClient{upCh: make(chan struct{})}
-	f.set(up)
+	f := &fakeClient{
+		upCh: make(chan struct{}), downCh: make(chan struct{}),
+		busy: map[string]bool{}, tried: map[string][]string{}, acked: map[string][]string{},
+	}
+	if up {
+		f.up = true
+		close(f.upCh)
+	} else {
+		close(f.downCh)
+	}
 	return f
 }
 
 func (f *fakeClient) set(up bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if up == f.up && f.upCh != nil {
+	f.setLocked(up)
+}
+
+func (f *fakeClient) setLocked(up bool) {
+	if up == f.up {
 		return
 	}
 	f.up = up
 	if up {
 		close(f.upCh)
+		f.downCh = make(chan struct{})
 	} else {
 		f.upCh = make(chan struct{})
+		close(f.downCh)
 	}
 }
 
@@ -71,10 +100,31 @@ func (f *fakeClient) AwaitConnection(ctx context.Context) error {
 }
 
 func (f *fakeClient) Publish(ctx context.Context, m *mqttclient.Message) error {
+	payload := string(m.Payload)
 	f.mu.Lock()
 	f.attempts++
-	hold, fail, up := f.hold, f.fail, f.up
+	if f.busy[m.Topic] {
+		f.overlaps = append(f.overlaps, m.Topic)
+	}
+	f.busy[m.Topic] = true
+	f.cur++
+	f.peak = max(f.peak, f.cur)
+	f.tried[m.Topic] = append(f.tried[m.Topic], payload)
+	dropped := f.attempts == f.dropAt
+	if dropped {
+		f.setLocked(false)
+	}
+	hold, fail, up, down := f.hold, f.fail, f.up, f.downCh
 	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		f.cur--
+		delete(f.busy, m.Topic)
+		f.mu.Unlock()
+	}()
+	if dropped {
+		return mqttclient.ErrNotConnected
+	}
 	if hold != nil {
 		select {
 		case <-hold:
@@ -82,8 +132,23 @@ func (f *fakeClient) Publish(ctx context.Context, m *mqttclient.Message) error {
 			return ctx.Err()
 		}
 	}
+	if f.stall != nil && f.stall(m) {
+		<-ctx.Done()
+		return ctx.Err()
+	}
 	if !up {
 		return mqttclient.ErrNotConnected
+	}
+	if f.latency != nil {
+		t := time.NewTimer(f.latency())
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-down:
+			return mqttclient.ErrNotConnected
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	if fail != nil {
 		if err := fail(m); err != nil {
@@ -92,8 +157,16 @@ func (f *fakeClient) Publish(ctx context.Context, m *mqttclient.Message) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.got = append(f.got, string(m.Payload))
+	f.got = append(f.got, payload)
+	f.acked[m.Topic] = append(f.acked[m.Topic], payload)
 	return nil
+}
+
+// underWay returns the attempts under way now and at most so far.
+func (f *fakeClient) underWay() (now, peak int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.cur, f.peak
 }
 
 func (f *fakeClient) delivered() []string {
@@ -423,7 +496,8 @@ func TestSpoolSurvivesARestart(t *testing.T) {
 	_ = held.Close(ctx3)
 
 	up := &recorder{fakeClient: newFake(true)}
-	p2, logs := start(t, up, Options{SpoolDir: dir})
+	// One in flight: the delivery order is the replay order, across topics.
+	p2, logs := start(t, up, Options{SpoolDir: dir, Inflight: 1})
 	eventually(t, "replay", func() bool { return p2.Len() == 0 })
 	if got, want := up.delivered(), seq(1, 6); !slices.Equal(got, want) {
 		t.Errorf("replayed %v, want %v", got, want)
@@ -585,6 +659,7 @@ func TestStartRejectsBadOptions(t *testing.T) {
 	}{
 		{"policy", Options{Overflow: "dropAll"}, `publish: overflow policy "dropAll" is not dropOldest or dropNewest`},
 		{"size", Options{QueueSize: -1}, "publish: queue size -1 is negative"},
+		{"in flight", Options{Inflight: -1}, "publish: in-flight bound -1 is negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

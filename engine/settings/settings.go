@@ -68,6 +68,10 @@ type Settings struct {
 	PublishQueueSize int `koanf:"publishQueueSize"`
 	// PublishOverflow is what a full queue drops: dropOldest or dropNewest.
 	PublishOverflow string `koanf:"publishOverflow"`
+	// PublishInflight bounds the QoS 1 messages awaiting the broker's
+	// acknowledgement at once (never two of one topic); 1 sends the queue
+	// in order, one message at a time.
+	PublishInflight int `koanf:"publishInflight"`
 	// SpoolDir, if set, keeps queued QoS 1 messages on disk too, so that a
 	// restart loses none.
 	SpoolDir string `koanf:"spoolDir"`
@@ -100,6 +104,7 @@ func Defaults() Settings {
 		MaxConnsPerDevice:       4,
 		PublishQueueSize:        10000,
 		PublishOverflow:         "dropOldest",
+		PublishInflight:         64,
 		ShutdownTimeout:         10 * time.Second,
 	}
 }
@@ -201,6 +206,9 @@ func (s *Settings) check() error {
 	if s.PublishQueueSize <= 0 {
 		errs = append(errs, fmt.Errorf("settings: publishQueueSize: must be positive"))
 	}
+	if s.PublishInflight <= 0 {
+		errs = append(errs, fmt.Errorf("settings: publishInflight: must be positive"))
+	}
 	if s.PublishOverflow != "dropOldest" && s.PublishOverflow != "dropNewest" {
 		errs = append(errs, fmt.Errorf("settings: publishOverflow: %q is not dropOldest or dropNewest", s.PublishOverflow))
 	}
@@ -274,6 +282,7 @@ func toMap(s Settings) map[string]any {
 		"maxConnsPerDevice":       s.MaxConnsPerDevice,
 		"publishQueueSize":        s.PublishQueueSize,
 		"publishOverflow":         s.PublishOverflow,
+		"publishInflight":         s.PublishInflight,
 		"shutdownTimeout":         s.ShutdownTimeout.String(),
 	}
 }

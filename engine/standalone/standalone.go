@@ -133,6 +133,7 @@ func Run(ctx context.Context, o Options) error {
 	cancel()
 	pub, err := publish.Start(ctx, client, publish.Options{
 		QueueSize: s.PublishQueueSize,
+		Inflight:  s.PublishInflight,
 		Overflow:  publish.Overflow(s.PublishOverflow),
 		SpoolDir:  s.SpoolDir,
 		Logger:    log,
