@@ -13,10 +13,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/big"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v5"
 )
@@ -94,6 +96,9 @@ func (v Violation) Error() string {
 // Validate returns every violation of doc, sorted by path. doc must hold
 // JSON values as encoding/json decodes them (numbers as float64 or json.Number).
 func (v *Validator) Validate(doc any) []Violation {
+	if valid(v.schema, doc, 0) {
+		return nil
+	}
 	err := v.schema.Validate(doc)
 	if err == nil {
 		return nil
@@ -115,6 +120,214 @@ func (v *Validator) Validate(doc any) []Violation {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return dedupe(out)
+}
+
+// maxValidDepth bounds the recursion of valid; deeper documents (or
+// schemas that refer to themselves without going deeper into the document)
+// are left to the library.
+const maxValidDepth = 1000
+
+// valid reports whether v certainly satisfies s, as the library would find
+// it, without the cost of the library's bookkeeping for errors (most
+// documents are valid). It reports false when v breaks s, and whenever s
+// uses a keyword valid does not check: the library then decides, and names
+// the problems.
+func valid(s *jsonschema.Schema, v any, depth int) bool {
+	if depth > maxValidDepth {
+		return false
+	}
+	if s.Always != nil {
+		return *s.Always
+	}
+	if !checked(s) {
+		return false
+	}
+	if len(s.Types) > 0 && !validType(s.Types, v) {
+		return false
+	}
+	if len(s.Constant) > 0 && !sameScalar(v, s.Constant[0]) {
+		return false
+	}
+	if len(s.Enum) > 0 {
+		found := false
+		for _, e := range s.Enum {
+			if sameScalar(v, e) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	switch v := v.(type) {
+	case map[string]any:
+		if (s.MinProperties != -1 && len(v) < s.MinProperties) || (s.MaxProperties != -1 && len(v) > s.MaxProperties) {
+			return false
+		}
+		for _, name := range s.Required {
+			if _, ok := v[name]; !ok {
+				return false
+			}
+		}
+		for name, pv := range v {
+			if ps, ok := s.Properties[name]; ok {
+				if !valid(ps, pv, depth+1) {
+					return false
+				}
+				continue
+			}
+			switch more := s.AdditionalProperties.(type) {
+			case nil:
+			case bool:
+				if !more {
+					return false
+				}
+			case *jsonschema.Schema:
+				if !valid(more, pv, depth+1) {
+					return false
+				}
+			default:
+				return false
+			}
+		}
+		if s.PropertyNames != nil {
+			for name := range v {
+				if !valid(s.PropertyNames, name, depth+1) {
+					return false
+				}
+			}
+		}
+	case []any:
+		if (s.MinItems != -1 && len(v) < s.MinItems) || (s.MaxItems != -1 && len(v) > s.MaxItems) {
+			return false
+		}
+		switch items := s.Items.(type) {
+		case nil:
+		case *jsonschema.Schema:
+			for _, it := range v {
+				if !valid(items, it, depth+1) {
+					return false
+				}
+			}
+		default:
+			return false
+		}
+	case string:
+		if s.MinLength != -1 || s.MaxLength != -1 {
+			n := utf8.RuneCountInString(v)
+			if (s.MinLength != -1 && n < s.MinLength) || (s.MaxLength != -1 && n > s.MaxLength) {
+				return false
+			}
+		}
+		if s.Pattern != nil && !s.Pattern.MatchString(v) {
+			return false
+		}
+	case json.Number, float64:
+		if s.Minimum != nil || s.Maximum != nil || s.ExclusiveMinimum != nil || s.ExclusiveMaximum != nil {
+			n, ok := number(v)
+			if !ok ||
+				(s.Minimum != nil && n.Cmp(s.Minimum) < 0) ||
+				(s.ExclusiveMinimum != nil && n.Cmp(s.ExclusiveMinimum) <= 0) ||
+				(s.Maximum != nil && n.Cmp(s.Maximum) > 0) ||
+				(s.ExclusiveMaximum != nil && n.Cmp(s.ExclusiveMaximum) >= 0) {
+				return false
+			}
+		}
+	case nil, bool:
+	default:
+		return false // not a JSON value as encoding/json decodes them
+	}
+	if s.Ref != nil && !valid(s.Ref, v, depth+1) {
+		return false
+	}
+	for _, sub := range s.AllOf {
+		if !valid(sub, v, depth+1) {
+			return false
+		}
+	}
+	if len(s.AnyOf) > 0 {
+		found := false
+		for _, sub := range s.AnyOf {
+			if valid(sub, v, depth+1) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// checked reports whether valid checks every keyword s has.
+func checked(s *jsonschema.Schema) bool {
+	return s.Format == "" && s.RecursiveRef == nil && s.DynamicRef == nil &&
+		s.Not == nil && len(s.OneOf) == 0 && s.If == nil &&
+		!s.RegexProperties && len(s.PatternProperties) == 0 &&
+		len(s.Dependencies) == 0 && len(s.DependentRequired) == 0 && len(s.DependentSchemas) == 0 &&
+		s.UnevaluatedProperties == nil && s.UnevaluatedItems == nil &&
+		!s.UniqueItems && s.AdditionalItems == nil && len(s.PrefixItems) == 0 && s.Items2020 == nil &&
+		s.Contains == nil && s.ContentEncoding == "" && s.ContentMediaType == "" && s.ContentSchema == nil &&
+		s.MultipleOf == nil && len(s.Extensions) == 0
+}
+
+// validType is the library's type check.
+func validType(types []string, v any) bool {
+	var vt string
+	switch v.(type) {
+	case nil:
+		vt = "null"
+	case bool:
+		vt = "boolean"
+	case json.Number, float64:
+		vt = "number"
+	case string:
+		vt = "string"
+	case []any:
+		vt = "array"
+	case map[string]any:
+		vt = "object"
+	default:
+		return false
+	}
+	for _, t := range types {
+		if t == vt {
+			return true
+		}
+		if t == "integer" && vt == "number" {
+			if n, ok := number(v); ok && n.IsInt() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// number is the library's reading of a number.
+func number(v any) (*big.Rat, bool) {
+	if n, ok := v.(json.Number); ok && isNumber(string(n)) && len(n) < 19 {
+		i, _ := strconv.ParseInt(string(n), 10, 64)
+		return new(big.Rat).SetInt64(i), true
+	}
+	return new(big.Rat).SetString(fmt.Sprint(v))
+}
+
+// sameScalar reports whether v certainly equals the string, boolean or null
+// c of a const or enum, as the library compares them.
+func sameScalar(v, c any) bool {
+	switch c := c.(type) {
+	case string:
+		s, ok := v.(string)
+		return ok && s == c
+	case bool:
+		b, ok := v.(bool)
+		return ok && b == c
+	case nil:
+		return v == nil
+	}
+	return false
 }
 
 func collect(e *jsonschema.ValidationError, out *[]Violation) {
@@ -163,7 +376,6 @@ func lookup(doc any, pointer string) (any, bool) {
 var (
 	unknownFields = regexp.MustCompile(`^additionalProperties (.*) not allowed$`)
 	quoted        = regexp.MustCompile(`'([^']*)'`)
-	plainKey      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
 )
 
 func dedupe(vs []Violation) []Violation {
@@ -184,27 +396,75 @@ func Path(pointer string) string {
 		return ""
 	}
 	var b strings.Builder
-	for _, tok := range strings.Split(strings.TrimPrefix(pointer, "/"), "/") {
-		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
-		b.WriteString(pathElem(b.Len() == 0, tok))
+	b.Grow(len(pointer) + 8)
+	rest := strings.TrimPrefix(pointer, "/")
+	for {
+		tok, more, found := strings.Cut(rest, "/")
+		if strings.IndexByte(tok, '~') >= 0 {
+			tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
+		}
+		writeElem(&b, b.Len() == 0, tok)
+		if !found {
+			return b.String()
+		}
+		rest = more
 	}
-	return b.String()
 }
 
 func join(path, key string) string {
-	return path + pathElem(path == "", key)
+	var b strings.Builder
+	b.WriteString(path)
+	writeElem(&b, path == "", key)
+	return b.String()
 }
 
-func pathElem(first bool, tok string) string {
-	if _, err := strconv.Atoi(tok); err == nil {
-		return "[" + tok + "]"
-	}
-	if !plainKey.MatchString(tok) {
+// writeElem writes one element of a dotted path: .key (key alone when
+// first), [3] for a number, ["a b"] for any other key.
+func writeElem(b *strings.Builder, first bool, tok string) {
+	switch {
+	case plainKey(tok): // never a number: it starts with a letter or _
+		if !first {
+			b.WriteByte('.')
+		}
+		b.WriteString(tok)
+	case isNumber(tok):
+		b.WriteByte('[')
+		b.WriteString(tok)
+		b.WriteByte(']')
+	default:
 		q, _ := json.Marshal(tok)
-		return "[" + string(q) + "]"
+		b.WriteByte('[')
+		b.Write(q)
+		b.WriteByte(']')
 	}
-	if first {
-		return tok
+}
+
+// plainKey reports whether key matches [A-Za-z_][A-Za-z0-9_-]*.
+func plainKey(key string) bool {
+	if key == "" {
+		return false
 	}
-	return "." + tok
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', c == '_':
+		case '0' <= c && c <= '9', c == '-':
+			if i == 0 {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// isNumber reports whether strconv.Atoi accepts tok.
+func isNumber(tok string) bool {
+	digits := strings.TrimLeft(tok, "+-")
+	if len(tok)-len(digits) > 1 || digits == "" || strings.Trim(digits, "0123456789") != "" {
+		return false
+	}
+	_, err := strconv.Atoi(tok) // out of range
+	return err == nil
 }

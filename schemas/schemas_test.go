@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v5"
+	"go.yaml.in/yaml/v3"
 )
 
 var update = flag.Bool("update", false, "rewrite the configuration schemas embedded in connector-metadata.json from their files")
@@ -151,9 +152,151 @@ func TestPath(t *testing.T) {
 		"/spec/datasets/0/name":                 "spec.datasets[0].name",
 		"/spec/endpoints/inbound/my.ep/address": `spec.endpoints.inbound["my.ep"].address`,
 		"/a~1b":                                 `["a/b"]`,
+		"/a~0b~01":                              `["a~b~1"]`,
+		"/x/-1/+2/007/_a-1/b_":                  "x[-1][+2][007]._a-1.b_",
+		"/x/+-1/--1/-/+":                        `x["+-1"]["--1"]["-"]["+"]`,
+		"/x/1a/-a/a.b/ä":                        `x["1a"]["-a"]["a.b"]["ä"]`,
+		"/x//y":                                 `x[""].y`,
+		"/9223372036854775807/9223372036854775808": `[9223372036854775807]["9223372036854775808"]`,
+		"/":   "",
+		"//":  `[""][""]`,
+		"a/b": "a.b",
 	} {
 		if got := Path(pointer); got != want {
 			t.Errorf("Path(%q) = %q, want %q", pointer, got, want)
+		}
+	}
+}
+
+// validSchemas are the schemas Validate is used with, and the definitions
+// of the resource schema, for checking valid against the library.
+func validSchemas(t testing.TB) map[string]*Validator {
+	t.Helper()
+	names := []string{DatasetConfiguration, DataPointConfiguration, MappingFile}
+	for _, d := range []string{"deviceResource", "assetResource", "metadata", "stringMap", "device", "inboundEndpoint", "asset", "dataset", "dataPoint", "destination"} {
+		names = append(names, ADRResources+"#/definitions/"+d)
+	}
+	out := map[string]*Validator{}
+	for _, n := range names {
+		v, err := Compile(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[n] = v
+	}
+	return out
+}
+
+// documents decodes the YAML or JSON documents of data as encoding/json
+// decodes JSON (numbers as json.Number).
+func documents(data []byte) []any {
+	var out []any
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for range 8 {
+		var v any
+		if dec.Decode(&v) != nil {
+			break
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			continue
+		}
+		jd := json.NewDecoder(bytes.NewReader(b))
+		jd.UseNumber()
+		var doc any
+		if jd.Decode(&doc) == nil {
+			out = append(out, doc)
+		}
+	}
+	return out
+}
+
+// FuzzValid checks the shortcut of Validate against the library: what valid
+// accepts, the library accepts.
+func FuzzValid(f *testing.F) {
+	var files []string
+	for _, g := range []string{"../examples/*/config/*.yaml", "../examples/*/config/mappings/*.yaml", "../examples/aio/*.yaml", "../engine/config/testdata/*/*/*.yaml", "../engine/config/testdata/*/*/*.json", "../mappings/*.yaml"} {
+		m, _ := filepath.Glob(g)
+		files = append(files, m...)
+	}
+	for _, p := range files {
+		if b, err := os.ReadFile(p); err == nil && len(b) < 16<<10 {
+			f.Add(b)
+		}
+	}
+	for _, s := range []string{
+		`{"samplingInterval": 1000, "requestTimeout": 10}`, `{"samplingInterval": 1.0}`, `{"samplingInterval": 1e400}`,
+		`{"samplingInterval": -1}`, `{"HttpRequestMethod": "GET", "headers": {"a": "b"}, "query": {"x": "1"}, "body": {"q": [1, null]}}`,
+		`{"HttpRequestMethod": "FETCH"}`, `{"jq": ".", "mapping": "a/b", "messageSchema": {"type": "object"}}`,
+		`{"version": 18446744073709551616}`, `{"name": ""}`, `{"name": "é"}`, `{"target": "Mqtt", "configuration": {"qos": "Qos1", "ttl": 0}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	vs := validSchemas(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, doc := range documents(data) {
+			for name, v := range vs {
+				if valid(v.schema, doc, 0) {
+					if err := v.schema.Validate(doc); err != nil {
+						t.Fatalf("%s: valid accepts what the library rejects: %v", name, err)
+					}
+				}
+			}
+		}
+	})
+}
+
+// The shortcut is taken for valid resources: the examples pass valid.
+func TestValidShortcut(t *testing.T) {
+	vs := validSchemas(t)
+	for file, schema := range map[string]string{
+		"../examples/thermostat/config/device.yaml": ADRResources + "#/definitions/deviceResource",
+		"../examples/thermostat/config/asset.yaml":  ADRResources + "#/definitions/assetResource",
+		"../examples/aio/thermostat-device.yaml":    ADRResources + "#/definitions/deviceResource",
+		"../examples/aio/thermostat-asset.yaml":     ADRResources + "#/definitions/assetResource",
+	} {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs := documents(b)
+		if len(docs) != 1 {
+			t.Fatalf("%s: %d documents, want 1", file, len(docs))
+		}
+		if err := vs[schema].schema.Validate(docs[0]); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		if !valid(vs[schema].schema, docs[0], 0) {
+			t.Errorf("%s: valid is false for a valid resource: Validate takes the slow way", file)
+		}
+	}
+}
+
+// valid knows every keyword of the library's compiled schema: it checks it,
+// or checked turns the schema down. A new field (a library upgrade) must be
+// looked at and added here.
+func TestCheckedKnowsEveryKeyword(t *testing.T) {
+	known := map[string]bool{
+		// checked by valid
+		"Always": true, "Ref": true, "Types": true, "Constant": true, "Enum": true, "AllOf": true, "AnyOf": true,
+		"MinProperties": true, "MaxProperties": true, "Required": true, "Properties": true, "PropertyNames": true,
+		"AdditionalProperties": true, "MinItems": true, "MaxItems": true, "Items": true,
+		"MinLength": true, "MaxLength": true, "Pattern": true,
+		"Minimum": true, "ExclusiveMinimum": true, "Maximum": true, "ExclusiveMaximum": true,
+		// turned down by checked
+		"Format": true, "RecursiveRef": true, "DynamicRef": true, "Not": true, "OneOf": true, "If": true, "Then": true, "Else": true,
+		"RegexProperties": true, "PatternProperties": true, "Dependencies": true, "DependentRequired": true, "DependentSchemas": true,
+		"UnevaluatedProperties": true, "UnevaluatedItems": true, "UniqueItems": true, "AdditionalItems": true, "PrefixItems": true,
+		"Items2020": true, "Contains": true, "ContainsEval": true, "MinContains": true, "MaxContains": true,
+		"ContentEncoding": true, "ContentMediaType": true, "ContentSchema": true, "MultipleOf": true, "Extensions": true,
+		// no bearing on validation here
+		"Location": true, "Draft": true, "RecursiveAnchor": true, "DynamicAnchor": true,
+		"Title": true, "Description": true, "Default": true, "Comment": true, "ReadOnly": true, "WriteOnly": true, "Examples": true, "Deprecated": true,
+	}
+	typ := reflect.TypeFor[jsonschema.Schema]()
+	for i := range typ.NumField() {
+		if f := typ.Field(i); f.IsExported() && !known[f.Name] {
+			t.Errorf("jsonschema.Schema.%s: unknown to valid", f.Name)
 		}
 	}
 }

@@ -7,8 +7,11 @@ package config
 import (
 	"fmt"
 	"io/fs"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/http-connector/http-connector/engine/adr"
 	"github.com/http-connector/http-connector/engine/plan"
@@ -102,45 +105,95 @@ func (l *Loader) Build(res []*resourcefile.Resource) (*Config, []error) {
 			assets = append(assets, r)
 		}
 	}
-	cfg := &Config{Endpoints: map[string]*plan.Endpoint{}}
-	for _, ar := range assets {
-		a := ar.Asset
-		ref := a.DeviceRef
+	// Which endpoint each asset samples, and which asset plans it: the
+	// first that names it.
+	type job struct {
+		ar, dr  *resourcefile.Resource
+		key     string
+		err     error // the device or endpoint reference does not resolve
+		first   bool  // plans the endpoint
+		ep      *plan.Endpoint
+		epProbs plan.Problems
+		asset   *plan.Asset
+		probs   plan.Problems
+	}
+	jobs := make([]job, len(assets))
+	firsts := map[string]int{}
+	for i, ar := range assets {
+		j := &jobs[i]
+		j.ar = ar
+		ref := ar.Asset.DeviceRef
 		dr, ok := devices[ref.DeviceName]
 		if !ok {
-			errs = append(errs, fileError(ar, fmt.Sprintf("asset %q", ar.Name), "spec.deviceRef.deviceName", fmt.Sprintf("no device %q in the configuration%s", ref.DeviceName, known(devices)), ""))
+			j.err = fileError(ar, fmt.Sprintf("asset %q", ar.Name), "spec.deviceRef.deviceName", fmt.Sprintf("no device %q in the configuration%s", ref.DeviceName, known(devices)), "")
 			continue
 		}
-		key := ref.DeviceName + "/" + ref.EndpointName
-		ep, seen := cfg.Endpoints[key]
-		if !seen {
-			if dr.Device.Inbound(ref.EndpointName) == nil {
-				errs = append(errs, fileError(ar, fmt.Sprintf("asset %q", ar.Name), "spec.deviceRef.endpointName", fmt.Sprintf("device %q has no inbound endpoint %q%s", ref.DeviceName, ref.EndpointName, endpointNames(dr)), ""))
-				continue
-			}
-			var probs plan.Problems
-			ep, probs = l.planner.Endpoint(dr.Name, dr.Device, ref.EndpointName)
-			for _, p := range probs {
-				errs = append(errs, fileError(dr, fmt.Sprintf("device %q", dr.Name), p.Path, p.Message, p.Detail))
-			}
-			cfg.Endpoints[key] = ep // nil when broken: reported once
+		j.dr, j.key = dr, ref.DeviceName+"/"+ref.EndpointName
+		if _, seen := firsts[j.key]; seen {
+			continue
 		}
-		asset, probs := l.planner.Asset(ar.Name, a, ep)
-		for _, p := range probs {
-			errs = append(errs, fileError(ar, AssetContext(ar.Name, a, p.Path), p.Path, p.Message, p.Detail))
+		if dr.Device.Inbound(ref.EndpointName) == nil {
+			j.err = fileError(ar, fmt.Sprintf("asset %q", ar.Name), "spec.deviceRef.endpointName", fmt.Sprintf("device %q has no inbound endpoint %q%s", ref.DeviceName, ref.EndpointName, endpointNames(dr)), "")
+			continue
 		}
-		if len(probs) > 0 || ep == nil {
+		firsts[j.key] = i
+		j.first = true
+	}
+	// Planning is most of the work: endpoints, then assets, in parallel.
+	parallel(len(jobs), func(i int) {
+		if j := &jobs[i]; j.first {
+			j.ep, j.epProbs = l.planner.Endpoint(j.dr.Name, j.dr.Device, j.ar.Asset.DeviceRef.EndpointName)
+		}
+	})
+	parallel(len(jobs), func(i int) {
+		if j := &jobs[i]; j.err == nil {
+			j.asset, j.probs = l.planner.Asset(j.ar.Name, j.ar.Asset, jobs[firsts[j.key]].ep)
+		}
+	})
+	// Problems and assets in asset order.
+	cfg := &Config{Endpoints: map[string]*plan.Endpoint{}}
+	for i := range jobs {
+		j := &jobs[i]
+		if j.err != nil {
+			errs = append(errs, j.err)
+			continue
+		}
+		if j.first {
+			for _, p := range j.epProbs {
+				errs = append(errs, fileError(j.dr, fmt.Sprintf("device %q", j.dr.Name), p.Path, p.Message, p.Detail))
+			}
+			cfg.Endpoints[j.key] = j.ep // nil when broken: reported once
+		}
+		for _, p := range j.probs {
+			errs = append(errs, fileError(j.ar, AssetContext(j.ar.Name, j.ar.Asset, p.Path), p.Path, p.Message, p.Detail))
+		}
+		if len(j.probs) > 0 || cfg.Endpoints[j.key] == nil {
 			continue
 		}
 		switch {
-		case !dr.Device.IsEnabled():
-			cfg.Disabled = append(cfg.Disabled, fmt.Sprintf("asset %q: device %q is disabled", ar.Name, ref.DeviceName))
-		case !asset.Enabled:
-			cfg.Disabled = append(cfg.Disabled, fmt.Sprintf("asset %q is disabled", ar.Name))
+		case !j.dr.Device.IsEnabled():
+			cfg.Disabled = append(cfg.Disabled, fmt.Sprintf("asset %q: device %q is disabled", j.ar.Name, j.ar.Asset.DeviceRef.DeviceName))
+		case !j.asset.Enabled:
+			cfg.Disabled = append(cfg.Disabled, fmt.Sprintf("asset %q is disabled", j.ar.Name))
 		}
-		cfg.Assets = append(cfg.Assets, asset)
+		cfg.Assets = append(cfg.Assets, j.asset)
 	}
 	return cfg, errs
+}
+
+// parallel calls f(0) … f(n-1) on as many goroutines as there are
+// processors and returns when every call has.
+func parallel(n int, f func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), n) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				f(i)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // AssetContext names the asset and, when the path is in a dataset, the

@@ -124,7 +124,8 @@ var DatasetVariables = []string{"asset", "dataset", "timestamp", "assetAttribute
 // Variables of a data point jq program, in the order Run takes them.
 var PointVariables = []string{"asset", "dataset", "dataPoint", "timestamp", "assetAttributes"}
 
-// Planner builds plans. It holds the compiled configuration schemas.
+// Planner builds plans. It holds the compiled configuration schemas and is
+// safe for concurrent use.
 type Planner struct {
 	defaults  Defaults
 	datasetV  *schemas.Validator
