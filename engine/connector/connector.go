@@ -1,5 +1,7 @@
 // Package connector wires the engine together and owns its goroutines: one
-// scheduler, one HTTP client per device endpoint, one sampler per dataset.
+// scheduler with its worker pool, one HTTP client per device endpoint (their
+// connection pools shared where TLS settings allow), one sampler per
+// dataset.
 // Assets can be set, replaced and removed while it runs; that is how file
 // reloads and Akri allocation changes reach the samplers.
 package connector
@@ -26,7 +28,8 @@ type Options struct {
 	Publisher sampling.Publisher
 	// Credentials resolves an endpoint's secrets; nil means anonymous.
 	Credentials func(ep *plan.Endpoint) (fetch.Credentials, error)
-	// Fetch holds the HTTP limits; Credentials in it are ignored.
+	// Fetch holds the HTTP limits; Credentials and Shared in it are
+	// ignored.
 	Fetch fetch.Options
 	// Decorator, if set, gives the function that completes each message of
 	// a dataset before it is published (CloudEvents properties in Akri mode).
@@ -44,6 +47,8 @@ type Connector struct {
 	log      zerolog.Logger
 	sched    *schedule.Scheduler
 	counters sampling.Counters
+	shared   fetch.Transports    // connection pools of the endpoints' clients
+	work     sampling.Workspaces // memory of the samples running
 
 	mu        sync.Mutex
 	endpoints map[string]*endpoint
@@ -88,6 +93,7 @@ func (c *Connector) Run(ctx context.Context) {
 	for _, ep := range c.endpoints {
 		ep.client.Close()
 	}
+	c.shared.Close()
 }
 
 // Apply makes the running assets exactly the active ones of assets:
@@ -146,7 +152,7 @@ func (c *Connector) Set(ctx context.Context, a *plan.Asset) error {
 	}
 	r := &running{plan: a, endpoint: ep}
 	for _, d := range a.Datasets {
-		opts := sampling.Options{Logger: c.log, Counters: &c.counters}
+		opts := sampling.Options{Logger: c.log, Counters: &c.counters, Go: c.sched.Go, Workspaces: &c.work}
 		if c.opts.Decorator != nil {
 			opts.Decorate = c.opts.Decorator(a, d)
 		}
@@ -205,6 +211,7 @@ func (c *Connector) acquire(p *plan.Endpoint) (*endpoint, error) {
 	}
 	opts := c.opts.Fetch
 	opts.Credentials = fetch.Credentials{}
+	opts.Shared = &c.shared
 	if c.opts.Credentials != nil {
 		cr, err := c.opts.Credentials(p)
 		if err != nil {

@@ -118,9 +118,22 @@ func TestConnectionsPerDevice(t *testing.T) {
 	}
 	srv.Start()
 	defer srv.Close()
-	c := New(Options{MaxConns: 2})
-	defer c.Close()
-	r := prepare(t, c, srv.URL)
+	for _, shared := range []*Transports{nil, new(Transports)} {
+		active.Store(0)
+		peak.Store(0)
+		conns.Store(0)
+		c := New(Options{MaxConns: 2, Shared: shared})
+		checkConnectionsPerDevice(t, c, srv.URL, &peak, &conns)
+		c.Close()
+		if shared != nil {
+			shared.Close()
+		}
+	}
+}
+
+func checkConnectionsPerDevice(t *testing.T, c *Client, url string, peak, conns *atomic.Int64) {
+	t.Helper()
+	r := prepare(t, c, url)
 	var wg sync.WaitGroup
 	for range 10 {
 		wg.Add(1)
@@ -143,10 +156,93 @@ func TestConnectionsPerDevice(t *testing.T) {
 		resp.Release()
 	}
 	if p := peak.Load(); p > 2 {
-		t.Errorf("%d requests at once with MaxConns 2", p)
+		t.Errorf("shared %v: %d requests at once with MaxConns 2", !c.own, p)
 	}
 	if n := conns.Load(); n > 2 {
-		t.Errorf("%d connections opened for 15 requests with MaxConns 2: keep-alive does not reuse them", n)
+		t.Errorf("shared %v: %d connections opened for 15 requests with MaxConns 2: keep-alive does not reuse them", !c.own, n)
+	}
+}
+
+func TestSharedPool(t *testing.T) {
+	var conns atomic.Int64
+	release := make(chan struct{})
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/hangs" {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}
+		io.WriteString(w, "{}")
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	defer close(release)
+	shared := new(Transports)
+	defer shared.Close()
+	a := New(Options{MaxConns: 1, Shared: shared, Credentials: Credentials{Username: "a", Password: "1"}})
+	b := New(Options{MaxConns: 1, Shared: shared})
+	if a.transport != b.transport {
+		t.Fatal("two clients without certificates or trust lists got different pools")
+	}
+	ra, rb := prepare(t, a, srv.URL+"/a"), prepare(t, b, srv.URL+"/b")
+	for i := range 10 {
+		c, r := a, ra
+		if i%2 == 1 {
+			c, r = b, rb
+		}
+		resp, err := c.Do(context.Background(), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Release()
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("%d connections for 10 requests of two clients taking turns, want 1 shared", n)
+	}
+
+	// A client that hangs holds its own cap's worth of connections, no more,
+	// and the other client at the same host goes on.
+	hung := make(chan error, 1)
+	rh := prepare(t, a, srv.URL+"/hangs")
+	go func() {
+		_, err := a.Do(context.Background(), rh)
+		hung <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := a.Do(ctx, ra); err == nil || !strings.Contains(err.Error(), "waiting for a connection: no complete response in time") {
+		t.Errorf("second request of a client with MaxConns 1 while its first hangs: %v, want a timeout waiting for a connection", err)
+	}
+	resp, err := b.Do(context.Background(), rb)
+	if err != nil {
+		t.Fatalf("another client at the host while one hangs: %v", err)
+	}
+	resp.Release()
+	select {
+	case err := <-hung:
+		t.Fatalf("the hanging request returned: %v", err)
+	default:
+	}
+
+	srvTLS := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srvTLS.Close()
+	trusted1 := New(Options{Shared: shared, Credentials: Credentials{RootCAs: pool(srvTLS)}})
+	trusted2 := New(Options{Shared: shared, Credentials: Credentials{RootCAs: pool(srvTLS)}})
+	withCert := New(Options{Shared: shared, Credentials: Credentials{Certificate: &srvTLS.TLS.Certificates[0]}})
+	switch {
+	case trusted1.transport == a.transport:
+		t.Error("a client with a trust list shares the pool of clients with the system roots")
+	case trusted1.transport != trusted2.transport:
+		t.Error("two clients with equal trust lists got different pools")
+	case withCert.transport == a.transport || withCert.transport == trusted1.transport || !withCert.own:
+		t.Error("a client with a certificate shares a pool")
 	}
 }
 
@@ -154,4 +250,36 @@ func pool(srv *httptest.Server) *x509.CertPool {
 	p := x509.NewCertPool()
 	p.AddCert(srv.Certificate())
 	return p
+}
+
+func TestRedirectedRequestGoesThroughTheClient(t *testing.T) {
+	var origin, target atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/moved" {
+			origin.Add(1)
+			http.Redirect(w, r, "/here", http.StatusMovedPermanently)
+			return
+		}
+		target.Add(1)
+		io.WriteString(w, `{"v": 1}`)
+	}))
+	defer srv.Close()
+	c := New(Options{})
+	defer c.Close()
+	r := prepare(t, c, srv.URL+"/moved")
+	for i := range 3 {
+		resp, err := c.Do(context.Background(), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(resp.Body) != `{"v": 1}` {
+			t.Errorf("request %d: body %q, want the redirect target's", i, resp.Body)
+		}
+		resp.Release()
+	}
+	// The first request learns that the URL redirects (the origin is asked
+	// twice); the next ones follow the redirect at once.
+	if o, g := origin.Load(), target.Load(); o != 4 || g != 3 {
+		t.Errorf("origin asked %d times and target %d for 3 requests, want 4 and 3", o, g)
+	}
 }

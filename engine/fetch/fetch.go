@@ -1,7 +1,7 @@
 // Package fetch makes the HTTP requests of samples: one client per device
-// endpoint with its own connection pool, credentials and trust, request
+// endpoint with its own credentials, trust and cap on connections, request
 // templates prepared once, bodies read through a size limit and always
-// closed.
+// closed. Clients can share their connection pools (see Transports).
 package fetch
 
 import (
@@ -16,8 +16,10 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/http-connector/http-connector/engine/plan"
@@ -53,21 +55,36 @@ func (c Credentials) GoString() string { return c.String() }
 type Options struct {
 	Credentials      Credentials
 	MaxResponseBytes int64 // default 4 MiB
-	MaxConns         int   // connections per host; default 4
+	MaxConns         int   // connections to the endpoint at a time; default 4
 	UserAgent        string
+	// Shared, if set, lends the client a connection pool shared with the
+	// other clients of the same Transports whose TLS settings are alike;
+	// nil, or a client certificate, gives the client a pool of its own.
+	Shared *Transports
 }
 
 // DefaultMaxResponseBytes bounds a response body when no limit is set.
 const DefaultMaxResponseBytes = 4 << 20
 
+// Connection buffers. A request head and a small JSON response fit; larger
+// bodies are read and written past the buffers. net/http's default is 4 KiB
+// each, which a connector with thousands of connections pays in megabytes.
+const (
+	readBufferSize  = 2 << 10
+	writeBufferSize = 1 << 10
+)
+
 // Client fetches from one device endpoint.
 type Client struct {
 	hc        *http.Client
 	transport *http.Transport
-	auth      string // Authorization header value, if any
+	own       bool          // transport is the client's alone
+	slots     chan struct{} // with a shared transport: caps requests in flight
+	auth      string        // Authorization header value, if any
+	header    http.Header   // of requests without headers of their own; never modified
 	maxBytes  int64
 	userAgent string
-	buffers   sync.Pool
+	responses *sync.Pool // *Response with their body buffers; shared with the pool's clients
 }
 
 // New builds a client.
@@ -81,29 +98,120 @@ func New(opts Options) *Client {
 	if opts.UserAgent == "" {
 		opts.UserAgent = "http-connector"
 	}
-	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: opts.Credentials.RootCAs}
-	if cert := opts.Credentials.Certificate; cert != nil {
+	c := &Client{maxBytes: opts.MaxResponseBytes, userAgent: opts.UserAgent, responses: new(sync.Pool)}
+	if opts.Shared != nil {
+		c.responses = &opts.Shared.responses
+	}
+	if opts.Shared != nil && opts.Credentials.Certificate == nil {
+		c.transport = opts.Shared.get(opts.Credentials.RootCAs)
+		c.slots = make(chan struct{}, opts.MaxConns)
+	} else {
+		c.transport = newTransport(opts.Credentials, opts.MaxConns, opts.MaxConns)
+		c.own = true
+	}
+	c.hc = &http.Client{Transport: c.transport, CheckRedirect: checkRedirect}
+	if cr := opts.Credentials; cr.Username != "" || cr.Password != "" {
+		c.auth = "Basic " + base64.StdEncoding.EncodeToString([]byte(cr.Username+":"+cr.Password))
+	}
+	c.header = c.withDefaults(http.Header{})
+	if opts.Shared != nil {
+		c.header = opts.Shared.intern(c.header)
+	}
+	return c
+}
+
+// newTransport builds a transport with these credentials, keeping up to
+// idlePerHost idle connections to a host; maxPerHost > 0 caps its
+// connections to a host.
+func newTransport(cr Credentials, idlePerHost, maxPerHost int) *http.Transport {
+	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: cr.RootCAs}
+	if cert := cr.Certificate; cert != nil {
 		tlsCfg.Certificates = []tls.Certificate{*cert}
 	}
-	tr := &http.Transport{
+	return &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		TLSClientConfig:       tlsCfg,
 		TLSHandshakeTimeout:   10 * time.Second,
-		MaxIdleConns:          opts.MaxConns,
-		MaxIdleConnsPerHost:   opts.MaxConns,
-		MaxConnsPerHost:       opts.MaxConns,
+		MaxIdleConnsPerHost:   idlePerHost,
+		MaxConnsPerHost:       maxPerHost,
 		IdleConnTimeout:       90 * time.Second,
 		ExpectContinueTimeout: time.Second,
 		ForceAttemptHTTP2:     true,
+		ReadBufferSize:        readBufferSize,
+		WriteBufferSize:       writeBufferSize,
 	}
-	c := &Client{transport: tr, maxBytes: opts.MaxResponseBytes, userAgent: opts.UserAgent}
-	c.hc = &http.Client{Transport: tr, CheckRedirect: checkRedirect}
-	if cr := opts.Credentials; cr.Username != "" || cr.Password != "" {
-		c.auth = "Basic " + base64.StdEncoding.EncodeToString([]byte(cr.Username+":"+cr.Password))
+}
+
+// Transports hands out connection pools shared by the clients of endpoints
+// with alike TLS settings: no client certificate and the same trust list.
+// Endpoints at one host and port (devices behind one gateway, or one server
+// answering for many devices) then reuse each other's kept-alive
+// connections instead of holding their own. Each client still caps its own
+// requests in flight at Options.MaxConns, so a device that hangs holds at
+// most that many connections and the other devices at its host go on; all
+// of them together open at most SharedConnsPerHost connections to the host.
+// The owner calls Close when the clients are done.
+type Transports struct {
+	mu        sync.Mutex
+	shared    []sharedTransport
+	headers   map[string]http.Header // see intern
+	responses sync.Pool              // of every client of the Transports
+}
+
+type sharedTransport struct {
+	roots *x509.CertPool // nil: the system roots
+	tr    *http.Transport
+}
+
+// SharedConnsPerHost caps the connections of a shared pool to one host and
+// port, whatever the number of endpoints there: it spares a gateway a
+// connection per device, and keeps thousands of endpoints that start at
+// once from dialling thousands of connections to it. Requests over the cap
+// wait for a connection (under their deadline).
+const SharedConnsPerHost = 64
+
+func (t *Transports) get(roots *x509.CertPool) *http.Transport {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, s := range t.shared {
+		if s.roots == roots || (s.roots != nil && roots != nil && s.roots.Equal(roots)) {
+			return s.tr
+		}
 	}
-	c.buffers.New = func() any { return new(bytes.Buffer) }
-	return c
+	tr := newTransport(Credentials{RootCAs: roots}, SharedConnsPerHost, SharedConnsPerHost)
+	t.shared = append(t.shared, sharedTransport{roots: roots, tr: tr})
+	return tr
+}
+
+// intern returns a header equal to h that the clients share: most
+// endpoints send the same default headers, and thousands of clients need
+// not hold a copy each. The header is never modified.
+func (t *Transports) intern(h http.Header) http.Header {
+	var key strings.Builder
+	for _, k := range []string{"Authorization", "User-Agent", "Accept"} {
+		key.WriteString(h.Get(k))
+		key.WriteByte(0)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if shared, ok := t.headers[key.String()]; ok && len(shared) == len(h) {
+		return shared
+	}
+	if t.headers == nil {
+		t.headers = map[string]http.Header{}
+	}
+	t.headers[key.String()] = h
+	return h
+}
+
+// Close closes the idle connections of the shared pools.
+func (t *Transports) Close() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, s := range t.shared {
+		s.tr.CloseIdleConnections()
+	}
 }
 
 // checkRedirect follows at most 5 redirects and never sends credentials to
@@ -119,14 +227,23 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 	return nil
 }
 
-// Close releases idle connections.
-func (c *Client) Close() { c.transport.CloseIdleConnections() }
+// Close releases the idle connections of the client's own pool; a shared
+// pool's are released by Transports.Close.
+func (c *Client) Close() {
+	if c.own {
+		c.transport.CloseIdleConnections()
+	}
+}
 
 // Request is a request prepared from a plan.
 type Request struct {
 	tmpl *http.Request
 	body []byte
 	what string // "GET http://host/path" without credentials or query
+	// redirects is set once the request was answered with a redirect: from
+	// then on it goes through the http.Client, which follows them (see
+	// send).
+	redirects atomic.Bool
 }
 
 // String names the request for messages.
@@ -138,18 +255,9 @@ func (c *Client) Prepare(p *plan.Request) (*Request, error) {
 	if err != nil {
 		return nil, fmt.Errorf("request URL: %w", err)
 	}
-	h := p.Header.Clone()
-	if h == nil {
-		h = http.Header{}
-	}
-	if c.auth != "" && h.Get("Authorization") == "" {
-		h.Set("Authorization", c.auth)
-	}
-	if h.Get("User-Agent") == "" {
-		h.Set("User-Agent", c.userAgent)
-	}
-	if h.Get("Accept") == "" {
-		h.Set("Accept", "application/json, */*;q=0.5")
+	h := c.header
+	if len(p.Header) > 0 {
+		h = c.withDefaults(p.Header.Clone())
 	}
 	tmpl := &http.Request{
 		Method:     p.Method,
@@ -163,6 +271,21 @@ func (c *Client) Prepare(p *plan.Request) (*Request, error) {
 	return &Request{tmpl: tmpl, body: p.Body, what: p.Method + " " + redact(u)}, nil
 }
 
+// withDefaults sets the headers h does not set itself: the endpoint's
+// credentials, the user agent and what the connector accepts.
+func (c *Client) withDefaults(h http.Header) http.Header {
+	if c.auth != "" && h.Get("Authorization") == "" {
+		h.Set("Authorization", c.auth)
+	}
+	if h.Get("User-Agent") == "" {
+		h.Set("User-Agent", c.userAgent)
+	}
+	if h.Get("Accept") == "" {
+		h.Set("Accept", "application/json, */*;q=0.5")
+	}
+	return h
+}
+
 func redact(u *url.URL) string {
 	cp := *u
 	cp.User = nil
@@ -171,23 +294,29 @@ func redact(u *url.URL) string {
 	return cp.String()
 }
 
-// Response is a fetched response. Call Release when done with Body.
+// Response is a fetched response. Call Release when done with it.
 type Response struct {
 	Status      int
 	ContentType string
 	Body        []byte
 	Elapsed     time.Duration
-	buf         *bytes.Buffer
-	client      *Client
+	buf         []byte     // Body's storage, kept for the next response
+	pool        *sync.Pool // where Release puts it
 }
 
-// Release returns the body's buffer for reuse; Body must not be used after.
+// Release returns the response and its body's buffer for reuse; neither may
+// be used after.
 func (r *Response) Release() {
-	if r.buf != nil && r.buf.Cap() <= 1<<20 {
-		r.buf.Reset()
-		r.client.buffers.Put(r.buf)
+	if r.Status == 0 {
+		return // released already
 	}
-	r.buf, r.Body = nil, nil
+	pool := r.pool
+	if pool == nil || cap(r.buf) > 1<<20 {
+		r.buf, r.Body = nil, nil
+		return
+	}
+	*r = Response{buf: r.buf[:0]}
+	pool.Put(r)
 }
 
 // StatusError is a response with a non-2xx status.
@@ -212,6 +341,20 @@ var ErrTooLarge = errors.New("response body too large")
 // Do performs the request under ctx, which should carry the per-request
 // timeout. A non-2xx status is a *StatusError.
 func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
+	if c.slots != nil {
+		select {
+		case c.slots <- struct{}{}:
+		default:
+			select {
+			case c.slots <- struct{}{}:
+			case <-ctx.Done():
+				return nil, fmt.Errorf("%s: waiting for a connection: %w", r.what, unwrapURLError(ctx, ctx.Err()))
+			}
+		}
+		// Released once the body is read and closed: the connection is
+		// then back in the pool for the next request to take.
+		defer func() { <-c.slots }()
+	}
 	req := r.tmpl.WithContext(ctx)
 	if r.body != nil {
 		req.Body = io.NopCloser(bytes.NewReader(r.body))
@@ -219,25 +362,25 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(r.body)), nil }
 	}
 	start := time.Now()
-	resp, err := c.hc.Do(req)
+	resp, err := c.send(req, r)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", r.what, unwrapURLError(ctx, err))
 	}
 	defer resp.Body.Close()
-	buf := c.buffers.Get().(*bytes.Buffer)
-	if resp.ContentLength > 0 && resp.ContentLength <= c.maxBytes {
-		buf.Grow(int(resp.ContentLength))
+	out, _ := c.responses.Get().(*Response)
+	if out == nil {
+		out = new(Response)
 	}
-	n, err := buf.ReadFrom(io.LimitReader(resp.Body, c.maxBytes+1))
-	out := &Response{Status: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Elapsed: time.Since(start), buf: buf, client: c}
-	out.Body = buf.Bytes()
+	out.pool = c.responses
+	out.buf, err = c.readBody(resp, out.buf[:0])
+	out.Status, out.ContentType, out.Elapsed, out.Body = resp.StatusCode, resp.Header.Get("Content-Type"), time.Since(start), out.buf
+	if errors.Is(err, ErrTooLarge) {
+		out.Release()
+		return nil, fmt.Errorf("%s: %w: more than %d bytes", r.what, ErrTooLarge, c.maxBytes)
+	}
 	if err != nil {
 		out.Release()
 		return nil, fmt.Errorf("%s: reading body: %w", r.what, unwrapURLError(ctx, err))
-	}
-	if n > c.maxBytes {
-		out.Release()
-		return nil, fmt.Errorf("%s: %w: more than %d bytes", r.what, ErrTooLarge, c.maxBytes)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		se := &StatusError{Code: resp.StatusCode, Snippet: snippet(out.Body), RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now())}
@@ -245,6 +388,65 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 		return nil, fmt.Errorf("%s: %w", r.what, se)
 	}
 	return out, nil
+}
+
+// send makes the request. A request without a body goes straight to the
+// transport, which spares the http.Client's work for redirects (a copy of
+// the headers, among others) on every sample; if the answer is a redirect
+// after all, the request is made again through the http.Client, which
+// follows it under checkRedirect, and so is every later request of r. A
+// request without a body is a GET or the like: making it twice once is
+// harmless. A request with a body always goes through the http.Client.
+func (c *Client) send(req *http.Request, r *Request) (*http.Response, error) {
+	if r.body != nil || r.redirects.Load() {
+		return c.hc.Do(req)
+	}
+	resp, err := c.transport.RoundTrip(req)
+	if err != nil || !isRedirect(resp) {
+		return resp, err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+	resp.Body.Close()
+	r.redirects.Store(true)
+	return c.hc.Do(req)
+}
+
+// isRedirect reports whether the http.Client would follow resp.
+func isRedirect(resp *http.Response) bool {
+	switch resp.StatusCode {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
+		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		return resp.Header.Get("Location") != ""
+	}
+	return false
+}
+
+// readBody appends resp's body to b, up to the size limit: past it the
+// error is ErrTooLarge. With a Content-Length the buffer is sized at once,
+// so that the body and its end arrive in one read.
+func (c *Client) readBody(resp *http.Response, b []byte) ([]byte, error) {
+	if cl := resp.ContentLength; cl >= 0 && cl < c.maxBytes {
+		b = slices.Grow(b, int(cl)+1)
+	}
+	for {
+		if len(b) == cap(b) {
+			if int64(len(b)) > c.maxBytes {
+				return b, ErrTooLarge
+			}
+			b = slices.Grow(b, int(min(int64(max(cap(b), 512)), c.maxBytes+1-int64(len(b)))))
+		}
+		n, err := resp.Body.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if int64(len(b)) > c.maxBytes {
+			return b, ErrTooLarge
+		}
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
 }
 
 func unwrapURLError(ctx context.Context, err error) error {

@@ -270,25 +270,33 @@ func (c *Client) Publish(ctx context.Context, m *Message) error {
 	return nil
 }
 
+// pahoPublish holds a PUBLISH and the properties it points to, so that
+// converting a message is one allocation, not four.
+type pahoPublish struct {
+	publish paho.Publish
+	props   paho.PublishProperties
+	expiry  uint32
+	format  byte
+}
+
 func toPaho(m *Message) *paho.Publish {
-	p := &paho.Publish{
-		Topic:   m.Topic,
-		Payload: m.Payload,
-		QoS:     m.QoS,
-		Retain:  m.Retain,
-		Properties: &paho.PublishProperties{
+	pp := &pahoPublish{
+		publish: paho.Publish{Topic: m.Topic, Payload: m.Payload, QoS: m.QoS, Retain: m.Retain},
+		props: paho.PublishProperties{
 			ContentType:     m.ContentType,
 			ResponseTopic:   m.ResponseTopic,
 			CorrelationData: m.CorrelationData,
 		},
 	}
+	p := &pp.publish
+	p.Properties = &pp.props
 	if m.MessageExpiry > 0 {
-		e := m.MessageExpiry
-		p.Properties.MessageExpiry = &e
+		pp.expiry = m.MessageExpiry
+		p.Properties.MessageExpiry = &pp.expiry
 	}
 	if m.UTF8Payload {
-		one := byte(1)
-		p.Properties.PayloadFormat = &one
+		pp.format = 1
+		p.Properties.PayloadFormat = &pp.format
 	}
 	if len(m.UserProperties) > 0 {
 		p.Properties.User = make(paho.UserProperties, len(m.UserProperties))

@@ -90,7 +90,7 @@ func (s *Sampler) setupFaults() {
 	user := s.retry.OnRetry
 	s.retry.OnRetry = func(attempt int, delay time.Duration, err error) {
 		s.c.Retries.Add(1)
-		s.log.Debug().Err(err).Int("attempt", attempt).Dur("delay", delay).Msg("request failed; retrying")
+		s.logger().Debug().Err(err).Int("attempt", attempt).Dur("delay", delay).Msg("request failed; retrying")
 		if user != nil {
 			user(attempt, delay, err)
 		}
@@ -115,8 +115,8 @@ func (s *Sampler) recordDevice(err error) {
 	started, ended, skip, skipped, since := s.skips.record(errors.As(err, &de), s.opts.Now())
 	switch {
 	case started:
-		s.log.Warn().Int("skip_ticks", skip).Dur("max_gap", time.Duration(s.skips.maxSkip+1)*s.ds.Interval).Msg("device keeps failing; polling it less often")
+		s.logger().Warn().Int("skip_ticks", skip).Dur("max_gap", time.Duration(s.skips.maxSkip+1)*s.ds.Interval).Msg("device keeps failing; polling it less often")
 	case ended:
-		s.log.Info().Int("skipped_ticks", skipped).Dur("after", s.opts.Now().Sub(since)).Msg("device answers again; polling at the normal rhythm")
+		s.logger().Info().Int("skipped_ticks", skipped).Dur("after", s.opts.Now().Sub(since)).Msg("device answers again; polling at the normal rhythm")
 	}
 }

@@ -137,11 +137,21 @@ func BenchmarkDecode(b *testing.B) {
 // BenchmarkEncodeObject builds the default message of two data points.
 func BenchmarkEncodeObject(b *testing.B) {
 	pts := []*plan.Point{{Name: "currentTemperature", Key: []byte(`"currentTemperature":`)}, {Name: "desiredTemperature", Key: []byte(`"desiredTemperature":`)}}
-	values := []any{json.Number("71.3"), json.Number("72.5")}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := encodeObject(pts, values); err != nil {
-			b.Fatal(err)
-		}
+	decoded := []value{{v: json.Number("71.3")}, {v: json.Number("72.5")}}
+	raw := []value{{raw: []byte("71.3")}, {raw: []byte("72.5")}}
+	for _, tc := range []struct {
+		name   string
+		values []value
+	}{{"decoded", decoded}, {"raw", raw}} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			var buf []byte
+			for b.Loop() {
+				var err error
+				if buf, err = encodeObject(buf[:0], pts, tc.values); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -73,21 +73,31 @@ type Options struct {
 	// backoff.go); 0 means DefaultMaxBackoff, negative turns backing off
 	// off.
 	MaxBackoff time.Duration
+	// Go, if set, runs a function on another goroutine, as the go
+	// statement does: a sample with several requests makes all but the
+	// last through it (the connector passes its scheduler's worker pool).
+	Go func(func())
+	// Workspaces, if set, is shared with other samplers; nil gives the
+	// sampler its own.
+	Workspaces *Workspaces
 }
 
 // Sampler samples one dataset.
 type Sampler struct {
-	ds     *plan.Dataset
-	client *fetch.Client
-	reqs   []*fetch.Request
-	pub    Publisher
-	opts   Options
-	log    zerolog.Logger
-	c      *Counters
-	retry  fetch.Retry
-	skips  *backoff
-	mapped bool           // some jq runs in a sample
-	attrs  map[string]any // $assetAttributes
+	ds      *plan.Dataset
+	client  *fetch.Client
+	reqs    []*fetch.Request
+	pub     Publisher
+	opts    Options
+	log     zerolog.Logger // see logger
+	logOnce sync.Once
+	c       *Counters
+	retry   fetch.Retry
+	skips   *backoff
+	mapped  bool           // some jq runs in a sample
+	attrs   map[string]any // $assetAttributes
+
+	work *Workspaces
 
 	mu        sync.Mutex
 	failing   error
@@ -108,6 +118,13 @@ func New(ds *plan.Dataset, client *fetch.Client, pub Publisher, opts Options) (*
 	if s.opts.MappingTimeout <= 0 {
 		s.opts.MappingTimeout = DefaultMappingTimeout
 	}
+	if s.opts.Go == nil {
+		s.opts.Go = func(f func()) { go f() }
+	}
+	s.work = s.opts.Workspaces
+	if s.work == nil {
+		s.work = new(Workspaces)
+	}
 	s.attrs = ds.AssetAttributes
 	if s.attrs == nil {
 		s.attrs = map[string]any{}
@@ -116,7 +133,6 @@ func New(ds *plan.Dataset, client *fetch.Client, pub Publisher, opts Options) (*
 	for _, p := range ds.Points {
 		s.mapped = s.mapped || p.Mapping != nil
 	}
-	s.log = opts.Logger.With().Str("asset", ds.Asset).Str("dataset", ds.Name).Logger()
 	s.setupFaults()
 	for _, r := range ds.Requests {
 		pr, err := client.Prepare(r)
@@ -126,6 +142,16 @@ func New(ds *plan.Dataset, client *fetch.Client, pub Publisher, opts Options) (*
 		s.reqs = append(s.reqs, pr)
 	}
 	return s, nil
+}
+
+// logger is the sampler's logger, with the asset and dataset as fields. It
+// is built on first use: a child logger holds a buffer of its own, which
+// thousands of datasets that never log need not pay for.
+func (s *Sampler) logger() *zerolog.Logger {
+	s.logOnce.Do(func() {
+		s.log = s.opts.Logger.With().Str("asset", s.ds.Asset).Str("dataset", s.ds.Name).Logger()
+	})
+	return &s.log
 }
 
 // Dataset is the plan this sampler runs.
@@ -167,7 +193,7 @@ func (s *Sampler) Sample(ctx context.Context, tick time.Time) {
 		if p := recover(); p != nil {
 			s.c.Panics.Add(1)
 			s.c.Failures.Add(1)
-			s.log.Error().Str("panic", fmt.Sprint(p)).Str("stack", string(debug.Stack())).Msg("sample panicked; the next tick runs again")
+			s.logger().Error().Str("panic", fmt.Sprint(p)).Str("stack", string(debug.Stack())).Msg("sample panicked; the next tick runs again")
 			s.setState(fmt.Errorf("internal error: %v", p))
 		}
 	}()
@@ -229,11 +255,11 @@ func (s *Sampler) setState(err error) {
 
 	switch {
 	case err != nil && was == nil:
-		s.log.Warn().Err(err).Msg("dataset sampling failed")
+		s.logger().Warn().Err(err).Msg("dataset sampling failed")
 	case err != nil && err.Error() != was.Error():
-		s.log.Debug().Err(err).Int("failed_samples", failures).Msg("dataset still failing")
+		s.logger().Debug().Err(err).Int("failed_samples", failures).Msg("dataset still failing")
 	case err == nil && was != nil:
-		s.log.Info().Int("failed_samples", failures).Dur("after", s.opts.Now().Sub(since)).Msg("dataset sampling recovered")
+		s.logger().Info().Int("failed_samples", failures).Dur("after", s.opts.Now().Sub(since)).Msg("dataset sampling recovered")
 	default:
 		return
 	}
@@ -251,9 +277,9 @@ func (s *Sampler) setFiltering(none bool) {
 	s.mu.Unlock()
 	switch {
 	case none && !was:
-		s.log.Debug().Msg("dataset mapping produced no message; nothing published for this sample")
+		s.logger().Debug().Msg("dataset mapping produced no message; nothing published for this sample")
 	case !none && was:
-		s.log.Debug().Msg("dataset mapping produces messages again")
+		s.logger().Debug().Msg("dataset mapping produces messages again")
 	}
 }
 
@@ -271,6 +297,7 @@ type response struct {
 	parsed any
 	perr   error
 	done   bool
+	raw    rawBody
 }
 
 func (rs *response) value() (any, error) {
@@ -281,28 +308,88 @@ func (rs *response) value() (any, error) {
 	return rs.parsed, rs.perr
 }
 
+// rawBody is what the raw path knows of the body (see raw.go).
+func (rs *response) rawBody() *rawBody {
+	if !rs.raw.checked {
+		rs.raw.check(rs.r.Body, rs.r.ContentType)
+	}
+	return &rs.raw
+}
+
+// value is a data point's value: its JSON text, or a Go value to encode.
+type value struct {
+	raw []byte
+	v   any
+}
+
+// Workspaces lend samples the memory they work in and take it back, so
+// that a sample allocates little and a connector with thousands of samplers
+// holds only as much of it as run at once. The samplers of a connector
+// share one (Options.Workspaces); the zero value is ready to use.
+type Workspaces struct {
+	pool sync.Pool // *scratch
+}
+
+// scratch is the memory one sample works in.
+type scratch struct {
+	resps  []response
+	values []value
+	out    []byte
+}
+
+func (w *Workspaces) get() *scratch {
+	if sc, ok := w.pool.Get().(*scratch); ok {
+		return sc
+	}
+	return &scratch{}
+}
+
+func (w *Workspaces) put(sc *scratch) {
+	for i := range sc.resps {
+		members := sc.resps[i].raw.members[:0]
+		sc.resps[i] = response{raw: rawBody{members: members}}
+	}
+	clear(sc.values)
+	if cap(sc.out) > 64<<10 {
+		sc.out = nil
+	}
+	w.pool.Put(sc)
+}
+
+// fetchAll makes the sample's requests: all but the last on other
+// goroutines (Options.Go), the last on this one.
+func (s *Sampler) fetchAll(ctx context.Context, resps []response) {
+	last := len(s.reqs) - 1
+	var wg sync.WaitGroup
+	for i, r := range s.reqs[:last] {
+		wg.Add(1)
+		s.opts.Go(func() {
+			defer wg.Done()
+			resps[i].r, resps[i].err = s.client.DoRetry(ctx, r, s.retry)
+		})
+	}
+	resps[last].r, resps[last].err = s.client.DoRetry(ctx, s.reqs[last], s.retry)
+	wg.Wait()
+}
+
 func (s *Sampler) collect(ctx context.Context, trace *Trace) ([]*mqttclient.Message, error) {
-	now := s.opts.Now().UTC()
-	stamp := now.Format("2006-01-02T15:04:05.000Z07:00")
-	if trace != nil {
-		trace.Time = now
+	var stamp string // $timestamp, for jq
+	if s.mapped || trace != nil {
+		now := s.opts.Now().UTC()
+		stamp = now.Format("2006-01-02T15:04:05.000Z07:00")
+		if trace != nil {
+			trace.Time = now
+		}
 	}
 	rctx, cancel := context.WithTimeout(ctx, s.ds.Timeout)
 	defer cancel()
-	resps := make([]response, len(s.reqs))
-	if len(s.reqs) == 1 {
-		resps[0].r, resps[0].err = s.client.DoRetry(rctx, s.reqs[0], s.retry)
-	} else {
-		var wg sync.WaitGroup
-		for i, r := range s.reqs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				resps[i].r, resps[i].err = s.client.DoRetry(rctx, r, s.retry)
-			}()
-		}
-		wg.Wait()
+	sc := s.work.get()
+	defer s.work.put(sc)
+	if cap(sc.resps) < len(s.reqs) {
+		sc.resps = make([]response, len(s.reqs))
 	}
+	resps := sc.resps[:len(s.reqs)]
+	s.fetchAll(rctx, resps)
 	s.c.Requests.Add(int64(len(s.reqs)))
 	defer func() {
 		for i := range resps {
@@ -338,21 +425,38 @@ func (s *Sampler) collect(ctx context.Context, trace *Trace) ([]*mqttclient.Mess
 		mctx, cancel = context.WithTimeout(ctx, s.opts.MappingTimeout)
 		defer cancel()
 	}
+	// Without jq and trace, values are taken as JSON text where they can be.
+	rawOK := ds.Mapping == nil && trace == nil
 	var input any
 	var raw []byte // the message as it is, when nothing needs building
 	if len(ds.Points) == 0 {
-		v, err := resps[0].value()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", s.reqs[0], err)
-		}
-		input = v
-		if _, isString := v.(string); !isString && ds.Mapping == nil {
-			raw = bytes.TrimSpace(resps[0].r.Body)
+		rs := &resps[0]
+		if rb := rs.rawBody(); rawOK && rb.ok && rb.body[0] != '"' {
+			raw = rb.body // JSON other than a string: published as it is
+		} else {
+			v, err := rs.value()
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", s.reqs[0], err)
+			}
+			input = v
+			if _, isString := v.(string); !isString && ds.Mapping == nil {
+				raw = bytes.TrimSpace(rs.r.Body)
+			}
 		}
 	} else {
-		values := make([]any, len(ds.Points))
+		if cap(sc.values) < len(ds.Points) {
+			sc.values = make([]value, len(ds.Points))
+		}
+		values := sc.values[:len(ds.Points)]
 		for i, p := range ds.Points {
-			v, err := s.pointValue(mctx, p, &resps[p.Request], stamp)
+			rs := &resps[p.Request]
+			if rawOK && p.Mapping == nil {
+				if b, ok := rs.rawBody().value(p.Name); ok {
+					values[i].raw = b
+					continue
+				}
+			}
+			v, err := s.pointValue(mctx, p, rs, stamp)
 			if trace != nil {
 				trace.Values = append(trace.Values, ValueTrace{Name: p.Name, Value: v, Err: err})
 			}
@@ -360,13 +464,14 @@ func (s *Sampler) collect(ctx context.Context, trace *Trace) ([]*mqttclient.Mess
 				errs = append(errs, fmt.Errorf("data point %q: %w", p.Name, err))
 				continue
 			}
-			values[i] = v
+			values[i].v = v
 		}
 		if len(errs) > 0 {
 			return nil, errors.Join(errs...)
 		}
 		if ds.Mapping == nil {
-			b, err := encodeObject(ds.Points, values)
+			b, err := encodeObject(sc.out[:0], ds.Points, values)
+			sc.out = b
 			if err != nil {
 				return nil, err
 			}
@@ -374,7 +479,7 @@ func (s *Sampler) collect(ctx context.Context, trace *Trace) ([]*mqttclient.Mess
 		} else {
 			obj := make(map[string]any, len(values))
 			for i, p := range ds.Points {
-				obj[p.Name] = values[i]
+				obj[p.Name] = values[i].v
 			}
 			input = obj
 		}
@@ -464,7 +569,7 @@ func Decode(body []byte, contentType string) (any, error) {
 	if len(trimmed) == 0 {
 		return nil, nil
 	}
-	isJSON := strings.Contains(strings.ToLower(contentType), "json")
+	isJSON := isJSONType(contentType)
 	if isJSON || looksLikeJSON(trimmed[0]) {
 		dec := json.NewDecoder(bytes.NewReader(trimmed))
 		dec.UseNumber()
@@ -502,22 +607,25 @@ func encode(v any) ([]byte, error) {
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
-// encodeObject writes {"name": value, …} in data point order.
-func encodeObject(points []*plan.Point, values []any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	b.WriteByte('{')
+// encodeObject appends {"name": value, …} in data point order to dst.
+func encodeObject(dst []byte, points []*plan.Point, values []value) ([]byte, error) {
+	dst = append(dst, '{')
 	for i, p := range points {
 		if i > 0 {
-			b.WriteByte(',')
+			dst = append(dst, ',')
 		}
-		b.Write(p.Key)
-		if err := enc.Encode(values[i]); err != nil {
-			return nil, fmt.Errorf("data point %q: encode value: %w", p.Name, err)
+		dst = append(dst, p.Key...)
+		if values[i].raw != nil {
+			dst = append(dst, values[i].raw...)
+			continue
 		}
-		b.Truncate(b.Len() - 1) // the encoder's newline
+		b := bytes.NewBuffer(dst)
+		enc := json.NewEncoder(b)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(values[i].v); err != nil {
+			return dst, fmt.Errorf("data point %q: encode value: %w", p.Name, err)
+		}
+		dst = bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
+	return append(dst, '}'), nil
 }

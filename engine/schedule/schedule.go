@@ -1,9 +1,12 @@
 // Package schedule runs periodic jobs on time with one timer for all of
-// them. Each job runs in its own goroutine when it is due; a job still
-// running at its next tick does not run twice: that tick is skipped and
-// counted as missed, and so are ticks the scheduler itself was too late for.
-// First ticks are spread over the interval by a stable hash of the job's
-// key, so that thousands of jobs with one interval do not fire at once.
+// them. A due job runs on a worker goroutine of the scheduler's pool (see
+// pool.go), never waiting for another job: when every worker is busy the
+// pool grows. A job still running at its next tick does not run twice: that
+// tick is skipped and counted as missed, and so are ticks the scheduler
+// itself was too late for. First ticks are spread over the interval by a
+// stable hash of the job's key, so that thousands of jobs with one interval
+// do not fire at once; they are rounded to a few milliseconds (Quantum), so
+// that jobs due together share one wake-up of the scheduler.
 package schedule
 
 import (
@@ -31,11 +34,14 @@ type Scheduler struct {
 	observe Observer
 	missed  atomic.Int64
 	runs    atomic.Int64
+	pool    pool
 }
 
 // New returns an idle scheduler; call Run to start it.
 func New(observe Observer) *Scheduler {
-	return &Scheduler{wake: make(chan struct{}, 1), observe: observe}
+	s := &Scheduler{wake: make(chan struct{}, 1), observe: observe}
+	s.pool.idleTimeout = IdleWorkerTimeout
+	return s
 }
 
 // Job is a scheduled job.
@@ -55,11 +61,24 @@ type Job struct {
 // Missed counts this job's skipped ticks.
 func (j *Job) Missed() int64 { return j.missed.Load() }
 
-// Phase is where in [0, interval) a job with this key first ticks.
+// Phase is where in [0, interval) a job with this key first ticks: a
+// stable hash of the key, rounded down to a multiple of Quantum(interval).
 func Phase(key string, interval time.Duration) time.Duration {
 	h := fnv.New64a()
 	h.Write([]byte(key))
-	return time.Duration(h.Sum64() % uint64(interval))
+	p := time.Duration(h.Sum64() % uint64(interval))
+	if q := Quantum(interval); q > 0 {
+		p -= p % q
+	}
+	return p
+}
+
+// Quantum is the step first ticks of jobs with this interval are rounded to:
+// a hundredth of the interval, at most 5 ms. Jobs whose phases round alike
+// are due at the same instant and started by one wake-up of the scheduler,
+// instead of one wake-up each.
+func Quantum(interval time.Duration) time.Duration {
+	return min(interval/100, 5*time.Millisecond)
 }
 
 // Add schedules fn every interval. The first run is at the next instant
@@ -135,7 +154,9 @@ func (s *Scheduler) Run(ctx context.Context) {
 	defer timer.Stop()
 	for {
 		wait := s.fire()
-		timer.Reset(wait)
+		// Idle workers are let go at least every IdleWorkerTimeout.
+		s.pool.reap(time.Now())
+		timer.Reset(min(wait, s.pool.idleTimeout))
 		select {
 		case <-ctx.Done():
 			s.mu.Lock()
@@ -145,6 +166,7 @@ func (s *Scheduler) Run(ctx context.Context) {
 				j.cancel()
 			}
 			s.wg.Wait()
+			s.pool.close()
 			return
 		case <-timer.C:
 		case <-s.wake:
@@ -171,7 +193,7 @@ func (s *Scheduler) fire() time.Duration {
 			j.inflight.Add(1)
 			s.wg.Add(1)
 			s.runs.Add(1)
-			go s.run(j, due)
+			s.pool.run(task{s: s, j: j, due: due})
 		}
 		j.next = due.Add(j.interval)
 		if !j.next.After(now) {
@@ -184,6 +206,15 @@ func (s *Scheduler) fire() time.Duration {
 		heap.Fix(&s.jobs, 0)
 	}
 	return time.Hour
+}
+
+// Go runs fn on a worker of the scheduler's pool, as a job runs, and
+// returns at once; Run waits for it before it returns. It is how a job
+// spreads its own work (the requests of a sample) without starting
+// goroutines. Once Run has returned, fn runs in the caller's goroutine.
+func (s *Scheduler) Go(fn func()) {
+	s.wg.Add(1)
+	s.pool.run(task{s: s, fn: fn})
 }
 
 func (s *Scheduler) run(j *Job, due time.Time) {

@@ -107,3 +107,118 @@ func TestRemoveCancelsAndWaits(t *testing.T) {
 		t.Errorf("jobs left: %d", s.Len())
 	}
 }
+
+func TestPhasesShareWakeUps(t *testing.T) {
+	for _, interval := range []time.Duration{time.Second, 2 * time.Second, 50 * time.Millisecond} {
+		q := Quantum(interval)
+		distinct := map[time.Duration]bool{}
+		for i := range 2000 {
+			p := Phase(fmt.Sprintf("asset-%d/status", i), interval)
+			if p%q != 0 {
+				t.Fatalf("interval %v: phase %v is not a multiple of %v", interval, p, q)
+			}
+			distinct[p] = true
+		}
+		if want := int(interval / q); len(distinct) > want {
+			t.Errorf("interval %v: %d distinct first ticks, want at most %d", interval, len(distinct), want)
+		}
+	}
+}
+
+func TestHangingJobDelaysNoOther(t *testing.T) {
+	s := New(nil)
+	release := make(chan struct{})
+	var quick atomic.Int64
+	s.Add("hangs", 10*time.Millisecond, func(ctx context.Context, _ time.Time) {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+	})
+	for i := range 5 {
+		s.Add(fmt.Sprintf("quick-%d", i), 10*time.Millisecond, func(context.Context, time.Time) { quick.Add(1) })
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	s.Run(ctx)
+	close(release)
+	if n := quick.Load(); n < 5*20 {
+		t.Errorf("quick jobs ran %d times in 300 ms at 10 ms beside a hanging one, want about 150", n)
+	}
+}
+
+func TestWorkersAreReusedAndLetGo(t *testing.T) {
+	s := New(nil)
+	s.pool.idleTimeout = 100 * time.Millisecond
+	var runs atomic.Int64
+	for i := range 20 {
+		s.Add(fmt.Sprintf("job-%d", i), 5*time.Millisecond, func(context.Context, time.Time) { runs.Add(1) })
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.Run(ctx)
+	}()
+	time.Sleep(300 * time.Millisecond)
+	s.pool.mu.Lock()
+	idle := len(s.pool.idle)
+	s.pool.mu.Unlock()
+	if r := runs.Load(); r < 20*30 {
+		t.Errorf("runs: got %d, want about %d", r, 20*60)
+	}
+	if idle > 20 {
+		t.Errorf("%d idle workers for 20 quick jobs: workers are not reused", idle)
+	}
+	s.mu.Lock()
+	jobs := append(jobHeap(nil), s.jobs...)
+	s.mu.Unlock()
+	for _, j := range jobs {
+		if err := s.Remove(context.Background(), j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		s.pool.mu.Lock()
+		idle = len(s.pool.idle)
+		s.pool.mu.Unlock()
+		if idle == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d workers still idle 2 s after the last job, want them let go after 100 ms", idle)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	<-done
+}
+
+func TestGoRunsOnThePoolAndRunWaits(t *testing.T) {
+	s := New(nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.Run(ctx)
+	}()
+	var finished atomic.Bool
+	started := make(chan struct{})
+	s.Go(func() {
+		close(started)
+		time.Sleep(50 * time.Millisecond)
+		finished.Store(true)
+	})
+	<-started
+	cancel()
+	<-done
+	if !finished.Load() {
+		t.Error("Run returned before a function started with Go ended")
+	}
+	ran := false
+	s.Go(func() { ran = true }) // after Run: in the caller's goroutine
+	if !ran {
+		t.Error("Go after Run did not run the function before returning")
+	}
+}
