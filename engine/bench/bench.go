@@ -33,6 +33,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/http-connector/http-connector/engine/broker"
+	"github.com/http-connector/http-connector/engine/fetch"
 	"github.com/http-connector/http-connector/engine/mqttclient"
 	"github.com/http-connector/http-connector/engine/standalone"
 	"github.com/http-connector/http-connector/examples/fleet"
@@ -419,7 +420,9 @@ func at(lines []StatsLine, t time.Time) StatsLine {
 }
 
 // checkOpenFiles refuses a layout that needs more connections than this
-// process (the fleet server's side) and the connector may open.
+// process (the fleet server's side) and the connector may open. Every
+// device is at the fleet server's address: the connector's devices share
+// their connections to it, at most fetch.SharedConnsPerHost.
 func checkOpenFiles(l Layout, maxConns int) error {
 	limit := openFileLimit()
 	if limit == 0 {
@@ -429,7 +432,7 @@ func checkOpenFiles(l Layout, maxConns int) error {
 		maxConns = 4 // the connector's default maxConnsPerDevice
 	}
 	perDevice := min(maxConns, l.Requests()*((l.Assets+l.devices()-1)/l.devices()))
-	need := uint64(l.devices()*perDevice) + 256
+	need := uint64(min(l.devices()*perDevice, fetch.SharedConnsPerHost)) + 256
 	if need > limit {
 		return fmt.Errorf("%d devices with up to %d connections each need about %d open files, over the limit of %d (ulimit -n): use --max-conns 1 or fewer --devices", l.devices(), perDevice, need, limit)
 	}
