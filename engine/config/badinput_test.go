@@ -48,21 +48,7 @@ func TestBadInput(t *testing.T) {
 					t.Errorf("error does not name the file: %v", e)
 				}
 			}
-			got := err.Error() + "\n"
-			wantFile := filepath.Join(dir, "want.err")
-			if *update {
-				if err := os.WriteFile(wantFile, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(wantFile)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("errors differ\ngot:\n%s\nwant:\n%s", got, want)
-			}
+			compareWantErr(t, dir, err)
 		})
 	}
 }

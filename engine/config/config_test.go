@@ -49,22 +49,29 @@ func TestInvalid(t *testing.T) {
 			if !errors.As(err, &errs) {
 				t.Fatalf("error is %T, want config.Errors", err)
 			}
-			got := err.Error() + "\n"
-			wantFile := filepath.Join(dir, "want.err")
-			if *update {
-				if err := os.WriteFile(wantFile, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(wantFile)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("errors differ\ngot:\n%s\nwant:\n%s", got, want)
-			}
+			compareWantErr(t, dir, err)
 		})
+	}
+}
+
+// compareWantErr compares the full text of a load error with dir/want.err,
+// or rewrites that file under -update.
+func compareWantErr(t *testing.T, dir string, err error) {
+	t.Helper()
+	got := err.Error() + "\n"
+	wantFile := filepath.Join(dir, "want.err")
+	if *update {
+		if err := os.WriteFile(wantFile, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, rerr := os.ReadFile(wantFile)
+	if rerr != nil {
+		t.Fatalf("%v (run go test -update to create it)", rerr)
+	}
+	if got != string(want) {
+		t.Errorf("errors differ\ngot:\n%s\nwant:\n%s", got, want)
 	}
 }
 
