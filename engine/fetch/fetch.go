@@ -85,6 +85,7 @@ type Client struct {
 	maxBytes  int64
 	userAgent string
 	responses *sync.Pool // *Response with their body buffers; shared with the pool's clients
+	wire      *wirePool  // connections of the direct path (see wire.go)
 }
 
 // New builds a client.
@@ -105,9 +106,11 @@ func New(opts Options) *Client {
 	if opts.Shared != nil && opts.Credentials.Certificate == nil {
 		c.transport = opts.Shared.get(opts.Credentials.RootCAs)
 		c.slots = make(chan struct{}, opts.MaxConns)
+		c.wire = opts.Shared.wirePool()
 	} else {
 		c.transport = newTransport(opts.Credentials, opts.MaxConns, opts.MaxConns)
 		c.own = true
+		c.wire = newWirePool(opts.MaxConns)
 	}
 	c.hc = &http.Client{Transport: c.transport, CheckRedirect: checkRedirect}
 	if cr := opts.Credentials; cr.Username != "" || cr.Password != "" {
@@ -157,6 +160,7 @@ type Transports struct {
 	shared    []sharedTransport
 	headers   map[string]http.Header // see intern
 	responses sync.Pool              // of every client of the Transports
+	wire      *wirePool              // the direct path's connections, plain http only
 }
 
 type sharedTransport struct {
@@ -182,6 +186,17 @@ func (t *Transports) get(roots *x509.CertPool) *http.Transport {
 	tr := newTransport(Credentials{RootCAs: roots}, SharedConnsPerHost, SharedConnsPerHost)
 	t.shared = append(t.shared, sharedTransport{roots: roots, tr: tr})
 	return tr
+}
+
+// wirePool returns the pool of the direct path's connections, which plain
+// http needs only one of, whatever the TLS settings.
+func (t *Transports) wirePool() *wirePool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.wire == nil {
+		t.wire = newWirePool(SharedConnsPerHost)
+	}
+	return t.wire
 }
 
 // intern returns a header equal to h that the clients share: most
@@ -212,6 +227,9 @@ func (t *Transports) Close() {
 	for _, s := range t.shared {
 		s.tr.CloseIdleConnections()
 	}
+	if t.wire != nil {
+		t.wire.close()
+	}
 }
 
 // checkRedirect follows at most 5 redirects and never sends credentials to
@@ -232,6 +250,7 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 func (c *Client) Close() {
 	if c.own {
 		c.transport.CloseIdleConnections()
+		c.wire.close()
 	}
 }
 
@@ -244,6 +263,10 @@ type Request struct {
 	// then on it goes through the http.Client, which follows them (see
 	// send).
 	redirects atomic.Bool
+	// wire is the whole request as sent and host where it goes, if it
+	// takes the direct path (see wire.go).
+	wire []byte
+	host *wireHost
 }
 
 // String names the request for messages.
@@ -268,7 +291,9 @@ func (c *Client) Prepare(p *plan.Request) (*Request, error) {
 		Header:     h,
 		Host:       u.Host,
 	}
-	return &Request{tmpl: tmpl, body: p.Body, what: p.Method + " " + redact(u)}, nil
+	r := &Request{tmpl: tmpl, body: p.Body, what: p.Method + " " + redact(u)}
+	c.prepareWire(r)
+	return r, nil
 }
 
 // withDefaults sets the headers h does not set itself: the endpoint's
@@ -355,24 +380,40 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 		// then back in the pool for the next request to take.
 		defer func() { <-c.slots }()
 	}
-	req := r.tmpl.WithContext(ctx)
-	if r.body != nil {
-		req.Body = io.NopCloser(bytes.NewReader(r.body))
-		req.ContentLength = int64(len(r.body))
-		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(r.body)), nil }
-	}
 	start := time.Now()
-	resp, err := c.send(req, r)
+	var (
+		resp *http.Response
+		wc   *wireConn
+		err  error
+	)
+	if r.host != nil && !r.redirects.Load() {
+		resp, wc, err = r.host.roundTrip(ctx, r)
+		if err == nil && isRedirect(resp) {
+			r.host.done(wc, false)
+			r.redirects.Store(true)
+			wc = nil
+			resp, err = c.send(c.request(ctx, r), r)
+		}
+	} else {
+		resp, err = c.send(c.request(ctx, r), r)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", r.what, unwrapURLError(ctx, err))
 	}
-	defer resp.Body.Close()
 	out, _ := c.responses.Get().(*Response)
 	if out == nil {
 		out = new(Response)
 	}
 	out.pool = c.responses
 	out.buf, err = c.readBody(resp, out.buf[:0])
+	if wc != nil {
+		r.host.done(wc, err == nil && !resp.Close && resp.StatusCode != http.StatusSwitchingProtocols)
+		if err != nil {
+			err = wireError(ctx, err)
+		}
+	} else {
+		resp.Body.Close()
+	}
 	out.Status, out.ContentType, out.Elapsed, out.Body = resp.StatusCode, resp.Header.Get("Content-Type"), time.Since(start), out.buf
 	if errors.Is(err, ErrTooLarge) {
 		out.Release()
@@ -388,6 +429,17 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 		return nil, fmt.Errorf("%s: %w", r.what, se)
 	}
 	return out, nil
+}
+
+// request is r for net/http, under ctx.
+func (c *Client) request(ctx context.Context, r *Request) *http.Request {
+	req := r.tmpl.WithContext(ctx)
+	if r.body != nil {
+		req.Body = io.NopCloser(bytes.NewReader(r.body))
+		req.ContentLength = int64(len(r.body))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(r.body)), nil }
+	}
+	return req
 }
 
 // send makes the request. A request without a body goes straight to the

@@ -1,0 +1,305 @@
+package fetch
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"sync"
+	"time"
+)
+
+// The direct path. Most samples are GETs to plain-http devices, and
+// net/http's Transport runs each request across three goroutines (the
+// caller's and a connection's reader and writer), which costs hand-offs
+// and wake-ups per request that a poller doing thousands of requests a
+// second pays in CPU. A request that qualifies (plain http, no proxy, no
+// body, an idempotent method, no user info in the URL) is therefore made
+// directly, in the caller's goroutine: its bytes are written once by
+// http.Request.Write when it is prepared, sent with one write, and the
+// response is parsed by http.ReadResponse from the connection's buffered
+// reader. Connections are kept alive per host and port, as the Transport
+// does. Anything the direct path does not do (TLS, proxies, redirects,
+// bodies) goes through net/http.
+
+// idleConnTimeout closes a kept-alive connection unused for this long.
+const idleConnTimeout = 90 * time.Second
+
+// wirePool keeps the connections of the direct path, per host and port.
+type wirePool struct {
+	maxPerHost int // connections in use at once to one host and port
+	dialer     net.Dialer
+	mu         sync.Mutex
+	hosts      map[string]*wireHost
+}
+
+func newWirePool(maxPerHost int) *wirePool {
+	return &wirePool{
+		maxPerHost: maxPerHost,
+		dialer:     net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second},
+		hosts:      map[string]*wireHost{},
+	}
+}
+
+// host returns the pool of one host and port.
+func (p *wirePool) host(addr string) *wireHost {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	h, ok := p.hosts[addr]
+	if !ok {
+		h = &wireHost{addr: addr, pool: p, slots: make(chan struct{}, p.maxPerHost)}
+		p.hosts[addr] = h
+	}
+	return h
+}
+
+// close closes the idle connections; the ones in use are closed when their
+// request is done.
+func (p *wirePool) close() {
+	p.mu.Lock()
+	hosts := make([]*wireHost, 0, len(p.hosts))
+	for _, h := range p.hosts {
+		hosts = append(hosts, h)
+	}
+	p.mu.Unlock()
+	for _, h := range hosts {
+		h.closeIdle()
+	}
+}
+
+// wireHost holds the connections to one host and port. A request takes a
+// slot for as long as it uses a connection, and then a kept-alive
+// connection or, if none is idle, a new one. So every open connection is
+// in use (holding a slot) or idle, a connection is only dialled when none
+// is idle, and a host never has more than maxPerHost connections open.
+type wireHost struct {
+	addr  string
+	pool  *wirePool
+	slots chan struct{}
+	mu    sync.Mutex
+	idle  []*wireConn // the most recently used last
+}
+
+type wireConn struct {
+	net.Conn
+	br    *bufio.Reader
+	since time.Time   // idle since
+	stop  func() bool // ends the cancellation watch of the request in progress
+}
+
+// errNothingReceived is a kept-alive connection closed by the server before
+// it answered: what a server does with connections it considers idle.
+var errNothingReceived = errors.New("connection closed before any response")
+
+// roundTrip sends r and reads the response's head. The caller reads the
+// body and then calls done. A kept-alive connection that turns out to be
+// closed is replaced by a new one once: the request is idempotent and was
+// not answered.
+func (h *wireHost) roundTrip(ctx context.Context, r *Request) (*http.Response, *wireConn, error) {
+	select {
+	case h.slots <- struct{}{}:
+	default:
+		select {
+		case h.slots <- struct{}{}:
+		case <-ctx.Done():
+			return nil, nil, fmt.Errorf("waiting for a connection: %w", ctx.Err())
+		}
+	}
+	fresh := false
+	for {
+		wc, err := h.conn(ctx, fresh)
+		if err != nil {
+			<-h.slots
+			return nil, nil, err
+		}
+		resp, err := wc.exchange(ctx, r)
+		if err == nil {
+			return resp, wc, nil
+		}
+		h.discard(wc)
+		if errors.Is(err, errNothingReceived) && !fresh && ctx.Err() == nil {
+			// The server closed this idle connection, and likely
+			// the other idle ones too.
+			h.closeIdle()
+			fresh = true
+			continue
+		}
+		<-h.slots
+		return nil, nil, err
+	}
+}
+
+// conn returns the most recently used idle connection or, if there is
+// none or fresh is set, a new one.
+func (h *wireHost) conn(ctx context.Context, fresh bool) (*wireConn, error) {
+	if !fresh {
+		now := time.Now()
+		h.mu.Lock()
+		for len(h.idle) > 0 && now.Sub(h.idle[0].since) > idleConnTimeout {
+			h.idle[0].Close()
+			h.idle = h.idle[1:]
+		}
+		if n := len(h.idle); n > 0 {
+			wc := h.idle[n-1]
+			h.idle[n-1] = nil
+			h.idle = h.idle[:n-1]
+			h.mu.Unlock()
+			return wc, nil
+		}
+		h.mu.Unlock()
+	}
+	c, err := h.pool.dialer.DialContext(ctx, "tcp", h.addr)
+	if err != nil {
+		return nil, err
+	}
+	return &wireConn{Conn: c, br: bufio.NewReaderSize(c, readBufferSize)}, nil
+}
+
+// done ends a request on wc: the connection is kept for the next request
+// if reusable (the body was read to its end, the server keeps it open) and
+// the request's context did not end while it was in use.
+func (h *wireHost) done(wc *wireConn, reusable bool) {
+	if !wc.stop() || !reusable {
+		h.discard(wc)
+	} else {
+		wc.since = time.Now()
+		h.mu.Lock()
+		h.idle = append(h.idle, wc)
+		h.mu.Unlock()
+	}
+	<-h.slots
+}
+
+func (h *wireHost) discard(wc *wireConn) {
+	if wc.stop != nil {
+		wc.stop()
+	}
+	wc.Close()
+}
+
+func (h *wireHost) closeIdle() {
+	h.mu.Lock()
+	idle := h.idle
+	h.idle = nil
+	h.mu.Unlock()
+	for _, wc := range idle {
+		wc.Close()
+	}
+}
+
+// past is a deadline that has passed: setting it ends a read or write in
+// progress.
+var past = time.Unix(1, 0)
+
+// exchange writes r and reads the response's head, under ctx.
+func (wc *wireConn) exchange(ctx context.Context, r *Request) (*http.Response, error) {
+	deadline, _ := ctx.Deadline()
+	wc.SetDeadline(deadline)
+	wc.stop = context.AfterFunc(ctx, func() { wc.SetDeadline(past) })
+	if _, err := wc.Write(r.wire); err != nil {
+		return nil, wireError(ctx, err)
+	}
+	if _, err := wc.br.Peek(1); err != nil {
+		if ctx.Err() == nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, fmt.Errorf("%w: %w", errNothingReceived, err)
+		}
+		return nil, wireError(ctx, err)
+	}
+	for {
+		resp, err := http.ReadResponse(wc.br, r.tmpl)
+		if err != nil {
+			return nil, wireError(ctx, err)
+		}
+		// Informational answers (100 Continue, 103 Early Hints) come
+		// before the response, as net/http skips them.
+		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
+			return resp, nil
+		}
+	}
+}
+
+// wireError says a request ran out of time as net/http does (its context's
+// error), since the connection's deadline may pass a moment before the
+// context's own timer does.
+func wireError(ctx context.Context, err error) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return context.DeadlineExceeded
+	}
+	return err
+}
+
+// prepareWire makes r go the direct path if it qualifies.
+func (c *Client) prepareWire(r *Request) {
+	t := r.tmpl
+	if c.wire == nil || t.URL.Scheme != "http" || t.URL.User != nil || r.body != nil || !idempotent(t.Method) || !validHeader(t.Header) {
+		return
+	}
+	if proxy, err := http.ProxyFromEnvironment(t); err != nil || proxy != nil {
+		return
+	}
+	var b bytes.Buffer
+	if err := t.Write(&b); err != nil {
+		return // net/http will say what is wrong
+	}
+	r.wire = b.Bytes()
+	r.host = c.wire.host(hostPort(t.URL))
+}
+
+func hostPort(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = "80"
+	}
+	return net.JoinHostPort(u.Hostname(), port)
+}
+
+func idempotent(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete, http.MethodTrace:
+		return true
+	}
+	return false
+}
+
+// validHeader reports whether net/http would send h as it is: field names
+// are tokens and values hold no control characters but tabs.
+func validHeader(h http.Header) bool {
+	for k, vs := range h {
+		if k == "" {
+			return false
+		}
+		for i := 0; i < len(k); i++ {
+			if !isTokenByte(k[i]) {
+				return false
+			}
+		}
+		for _, v := range vs {
+			for i := 0; i < len(v); i++ {
+				if b := v[i]; (b < ' ' && b != '\t') || b == 0x7f {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+func isTokenByte(b byte) bool {
+	switch {
+	case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
+		return true
+	}
+	switch b {
+	case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~':
+		return true
+	}
+	return false
+}
