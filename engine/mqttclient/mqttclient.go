@@ -10,6 +10,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 	"sync"
@@ -172,6 +173,11 @@ func Connect(ctx context.Context, opts Options) (*Client, error) {
 				ev.Msg("mqtt broker disconnected us")
 			},
 		},
+	}
+	if dial := dialer(opts.Servers, opts.ConnectTimeout); dial != nil {
+		cfg.AttemptConnection = func(ctx context.Context, cc autopaho.ClientConfig, u *url.URL) (net.Conn, error) {
+			return dial(ctx, u, cc.TlsCfg)
+		}
 	}
 	if opts.Auth != nil {
 		// paho needs an auth handler whenever the broker answers with an
