@@ -5,8 +5,9 @@
 // tick is skipped and counted as missed, and so are ticks the scheduler
 // itself was too late for. First ticks are spread over the interval by a
 // stable hash of the job's key, so that thousands of jobs with one interval
-// do not fire at once; they are rounded to a few milliseconds (Quantum), so
-// that jobs due together share one wake-up of the scheduler.
+// do not fire at once; they are rounded to a tenth of the interval, at most
+// 100 ms (Quantum), so that jobs due together share one wake-up of the
+// scheduler and run as a burst.
 package schedule
 
 import (
@@ -74,11 +75,17 @@ func Phase(key string, interval time.Duration) time.Duration {
 }
 
 // Quantum is the step first ticks of jobs with this interval are rounded to:
-// a hundredth of the interval, at most 5 ms. Jobs whose phases round alike
-// are due at the same instant and started by one wake-up of the scheduler,
-// instead of one wake-up each.
+// a tenth of the interval, at most 100 ms. Jobs whose phases round alike
+// are due at the same instant: they are started by one wake-up of the
+// scheduler and run as a burst, in which the process stays busy from one
+// request, response and message to the next instead of going to sleep and
+// being woken for each (2,000 datasets at 1 s: ten bursts of about 200 a
+// second). That roughly halves the CPU per sample against phases spread to
+// the millisecond, and still spreads the load over the interval. Samples
+// of a burst start within milliseconds of their tick (the bench command
+// reports the lateness).
 func Quantum(interval time.Duration) time.Duration {
-	return min(interval/100, 5*time.Millisecond)
+	return min(interval/10, 100*time.Millisecond)
 }
 
 // Add schedules fn every interval. The first run is at the next instant

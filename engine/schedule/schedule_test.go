@@ -119,8 +119,8 @@ func TestPhasesShareWakeUps(t *testing.T) {
 			}
 			distinct[p] = true
 		}
-		if want := int(interval / q); len(distinct) > want {
-			t.Errorf("interval %v: %d distinct first ticks, want at most %d", interval, len(distinct), want)
+		if want := int(interval / q); len(distinct) > want || len(distinct) < want/2 {
+			t.Errorf("interval %v: %d distinct first ticks, want at most %d, spread over at least half of them", interval, len(distinct), want)
 		}
 	}
 }
