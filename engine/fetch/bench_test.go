@@ -75,7 +75,7 @@ func BenchmarkRequestFromTemplate(b *testing.B) {
 	defer cancel()
 	b.ReportAllocs()
 	for b.Loop() {
-		requestSink = req.tmpl.WithContext(ctx)
+		requestSink = req.template().WithContext(ctx)
 	}
 }
 

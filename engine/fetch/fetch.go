@@ -256,9 +256,16 @@ func (c *Client) Close() {
 
 // Request is a request prepared from a plan.
 type Request struct {
-	tmpl *http.Request
-	body []byte
-	what string // "GET http://host/path" without credentials or query
+	method string
+	url    string
+	header http.Header // never modified
+	body   []byte
+	what   string // "GET http://host/path" without credentials or query
+	// tmpl is the request for net/http, built by template when first
+	// needed: a request on the direct path needs none unless it redirects
+	// (or is a HEAD), and thousands of them need not hold one each.
+	tmpl     *http.Request
+	tmplOnce sync.Once
 	// redirects is set once the request was answered with a redirect: from
 	// then on it goes through the http.Client, which follows them (see
 	// send).
@@ -282,8 +289,16 @@ func (c *Client) Prepare(p *plan.Request) (*Request, error) {
 	if len(p.Header) > 0 {
 		h = c.withDefaults(p.Header.Clone())
 	}
-	tmpl := &http.Request{
-		Method:     p.Method,
+	r := &Request{method: p.Method, url: p.URL, header: h, body: p.Body, what: p.Method + " " + redact(u)}
+	if !c.prepareWire(r, u) {
+		r.tmpl = newTemplate(p.Method, u, h)
+	}
+	return r, nil
+}
+
+func newTemplate(method string, u *url.URL, h http.Header) *http.Request {
+	return &http.Request{
+		Method:     method,
 		URL:        u,
 		Proto:      "HTTP/1.1",
 		ProtoMajor: 1,
@@ -291,9 +306,17 @@ func (c *Client) Prepare(p *plan.Request) (*Request, error) {
 		Header:     h,
 		Host:       u.Host,
 	}
-	r := &Request{tmpl: tmpl, body: p.Body, what: p.Method + " " + redact(u)}
-	c.prepareWire(r)
-	return r, nil
+}
+
+// template returns the request for net/http, which must not be modified.
+func (r *Request) template() *http.Request {
+	r.tmplOnce.Do(func() {
+		if r.tmpl == nil {
+			u, _ := url.Parse(r.url) // parsed by Prepare already
+			r.tmpl = newTemplate(r.method, u, r.header)
+		}
+	})
+	return r.tmpl
 }
 
 // withDefaults sets the headers h does not set itself: the endpoint's
@@ -433,7 +456,7 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 
 // request is r for net/http, under ctx.
 func (c *Client) request(ctx context.Context, r *Request) *http.Request {
-	req := r.tmpl.WithContext(ctx)
+	req := r.template().WithContext(ctx)
 	if r.body != nil {
 		req.Body = io.NopCloser(bytes.NewReader(r.body))
 		req.ContentLength = int64(len(r.body))

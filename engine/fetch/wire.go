@@ -211,7 +211,11 @@ func (wc *wireConn) exchange(ctx context.Context, r *Request) (*http.Response, e
 		return nil, wireError(ctx, err)
 	}
 	for {
-		resp, err := http.ReadResponse(wc.br, r.tmpl)
+		var req *http.Request // nil: a GET, as far as the response's body goes
+		if r.method == http.MethodHead {
+			req = r.template()
+		}
+		resp, err := http.ReadResponse(wc.br, req)
 		if err != nil {
 			return nil, wireError(ctx, err)
 		}
@@ -236,21 +240,23 @@ func wireError(ctx context.Context, err error) error {
 	return err
 }
 
-// prepareWire makes r go the direct path if it qualifies.
-func (c *Client) prepareWire(r *Request) {
-	t := r.tmpl
-	if c.wire == nil || t.URL.Scheme != "http" || t.URL.User != nil || r.body != nil || !idempotent(t.Method) || !validHeader(t.Header) {
-		return
+// prepareWire makes r, to u, go the direct path if it qualifies, and
+// reports whether it does.
+func (c *Client) prepareWire(r *Request, u *url.URL) bool {
+	if c.wire == nil || u.Scheme != "http" || u.User != nil || r.body != nil || !idempotent(r.method) || !validHeader(r.header) {
+		return false
 	}
+	t := newTemplate(r.method, u, r.header)
 	if proxy, err := http.ProxyFromEnvironment(t); err != nil || proxy != nil {
-		return
+		return false
 	}
 	var b bytes.Buffer
 	if err := t.Write(&b); err != nil {
-		return // net/http will say what is wrong
+		return false // net/http will say what is wrong
 	}
-	r.wire = b.Bytes()
-	r.host = c.wire.host(hostPort(t.URL))
+	r.wire = bytes.Clone(b.Bytes())
+	r.host = c.wire.host(hostPort(u))
+	return true
 }
 
 func hostPort(u *url.URL) string {

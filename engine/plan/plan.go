@@ -501,7 +501,7 @@ func remarshal(m map[string]any, v any) error {
 }
 
 func buildRequest(ep *Endpoint, source string, pc pointConfig) (*Request, error) {
-	r := &Request{Method: pc.Method, Header: http.Header{}}
+	r := &Request{Method: pc.Method} // Header stays nil without headers: thousands of requests need no empty map each
 	if r.Method == "" {
 		r.Method = http.MethodGet
 	}
@@ -551,10 +551,13 @@ func buildRequest(ep *Endpoint, source string, pc pointConfig) (*Request, error)
 			r.Body = []byte(s)
 		} else {
 			r.Body = append([]byte(nil), pc.Body...)
-			r.Header.Set("Content-Type", "application/json")
+			r.Header = http.Header{"Content-Type": {"application/json"}}
 		}
 	}
 	for k, v := range pc.Headers {
+		if r.Header == nil {
+			r.Header = make(http.Header, len(pc.Headers))
+		}
 		r.Header.Set(k, v)
 	}
 	return r, nil
