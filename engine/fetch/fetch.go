@@ -276,6 +276,10 @@ type Request struct {
 	host *wireHost
 }
 
+// Direct reports whether r takes the direct path (see wire.go): Send can
+// send it, if a connection is free.
+func (r *Request) Direct() bool { return r.host != nil && !r.redirects.Load() }
+
 // String names the request for messages.
 func (r *Request) String() string { return r.what }
 
@@ -389,37 +393,110 @@ var ErrTooLarge = errors.New("response body too large")
 // Do performs the request under ctx, which should carry the per-request
 // timeout. A non-2xx status is a *StatusError.
 func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
-	if c.slots != nil {
-		select {
-		case c.slots <- struct{}{}:
-		default:
-			select {
-			case c.slots <- struct{}{}:
-			case <-ctx.Done():
-				return nil, fmt.Errorf("%s: waiting for a connection: %w", r.what, unwrapURLError(ctx, ctx.Err()))
-			}
-		}
-		// Released once the body is read and closed: the connection is
-		// then back in the pool for the next request to take.
-		defer func() { <-c.slots }()
+	if _, err := c.acquire(ctx, true); err != nil {
+		return nil, fmt.Errorf("%s: waiting for a connection: %w", r.what, unwrapURLError(ctx, err))
 	}
 	start := time.Now()
-	var (
-		resp *http.Response
-		wc   *wireConn
-		err  error
-	)
-	if r.host != nil && !r.redirects.Load() {
-		resp, wc, err = r.host.roundTrip(ctx, r)
-		if err == nil && isRedirect(resp) {
-			r.host.done(wc, false)
-			r.redirects.Store(true)
-			wc = nil
-			resp, err = c.send(c.request(ctx, r), r)
+	if r.Direct() {
+		if _, err := r.host.acquire(ctx, true); err != nil {
+			c.release()
+			return nil, fmt.Errorf("%s: waiting for a connection: %w", r.what, unwrapURLError(ctx, err))
 		}
-	} else {
+		wc, reused, err := r.host.send(ctx, r, false)
+		return c.receive(ctx, r, wc, reused, err, start)
+	}
+	defer c.release()
+	resp, err := c.send(c.request(ctx, r), r)
+	return c.response(ctx, r, resp, nil, err, start)
+}
+
+// Pending is a request sent by Send whose response is not read yet.
+type Pending struct {
+	r      *Request
+	wc     *wireConn
+	reused bool
+	err    error
+	start  time.Time
+}
+
+// Send sends r and reports true if it takes the direct path (see wire.go)
+// and a connection is free at once; Receive then reads the response.
+// Otherwise it does nothing and reports false: use Do or DoRetry. A sample
+// sends all its requests before it reads a response, so that they are in
+// flight together without a goroutine each.
+func (c *Client) Send(ctx context.Context, r *Request, p *Pending) bool {
+	if !r.Direct() {
+		return false
+	}
+	if ok, _ := c.acquire(ctx, false); !ok {
+		return false
+	}
+	if ok, _ := r.host.acquire(ctx, false); !ok {
+		c.release()
+		return false
+	}
+	*p = Pending{r: r, start: time.Now()}
+	p.wc, p.reused, p.err = r.host.send(ctx, r, false)
+	return true
+}
+
+// Receive reads the response of a request Send sent, and retries it as
+// DoRetry does if it failed.
+func (c *Client) Receive(ctx context.Context, p *Pending, retry Retry) (*Response, error) {
+	resp, err := c.receive(ctx, p.r, p.wc, p.reused, p.err, p.start)
+	r, began := p.r, p.start
+	*p = Pending{}
+	return c.retry(ctx, r, retry, began, resp, err)
+}
+
+// acquire takes one of the client's slots, if it has a cap of its own on
+// requests in flight (a shared pool), waiting under ctx if wait is set.
+func (c *Client) acquire(ctx context.Context, wait bool) (bool, error) {
+	if c.slots == nil {
+		return true, nil
+	}
+	select {
+	case c.slots <- struct{}{}:
+		return true, nil
+	default:
+	}
+	if !wait {
+		return false, nil
+	}
+	select {
+	case c.slots <- struct{}{}:
+		return true, nil
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+}
+
+// release gives the slot back once the body is read and closed: the
+// connection is then back in the pool for the next request to take.
+func (c *Client) release() {
+	if c.slots != nil {
+		<-c.slots
+	}
+}
+
+// receive reads the response of r, sent on the direct path on wc with the
+// error sendErr, and releases the slots. A redirect is followed through
+// net/http, and so are later requests of r.
+func (c *Client) receive(ctx context.Context, r *Request, wc *wireConn, reused bool, sendErr error, start time.Time) (*Response, error) {
+	defer c.release()
+	resp, wc, err := r.host.receive(ctx, r, wc, reused, sendErr)
+	if err == nil && isRedirect(resp) {
+		r.host.done(wc, false)
+		r.redirects.Store(true)
+		wc = nil
 		resp, err = c.send(c.request(ctx, r), r)
 	}
+	return c.response(ctx, r, resp, wc, err, start)
+}
+
+// response reads the body of resp, an answer to r on wc (the direct path)
+// or through net/http (wc nil), unless err.
+func (c *Client) response(ctx context.Context, r *Request, resp *http.Response, wc *wireConn, err error, start time.Time) (*Response, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", r.what, unwrapURLError(ctx, err))
 	}

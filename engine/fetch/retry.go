@@ -41,10 +41,20 @@ func DefaultRetry() Retry {
 
 // DoRetry performs r like Do, retrying as p says.
 func (c *Client) DoRetry(ctx context.Context, r *Request, p Retry) (*Response, error) {
+	began := time.Now()
+	resp, err := c.Do(ctx, r)
+	return c.retry(ctx, r, p, began, resp, err)
+}
+
+// retry goes on from r's first attempt, begun at began, which gave resp and
+// err.
+func (c *Client) retry(ctx context.Context, r *Request, p Retry, began time.Time, resp *Response, err error) (*Response, error) {
 	var last error
 	for attempt := 1; ; attempt++ {
-		began := time.Now()
-		resp, err := c.Do(ctx, r)
+		if attempt > 1 {
+			began = time.Now()
+			resp, err = c.Do(ctx, r)
+		}
 		if err != nil && last != nil && ctx.Err() != nil {
 			// A retry cut short by the deadline says less than the
 			// device's own failure before it.

@@ -96,47 +96,73 @@ type wireConn struct {
 // it answered: what a server does with connections it considers idle.
 var errNothingReceived = errors.New("connection closed before any response")
 
-// roundTrip sends r and reads the response's head. The caller reads the
-// body and then calls done. A kept-alive connection that turns out to be
-// closed is replaced by a new one once: the request is idempotent and was
-// not answered.
-func (h *wireHost) roundTrip(ctx context.Context, r *Request) (*http.Response, *wireConn, error) {
+// acquire takes a slot for a request, waiting for one under ctx if wait
+// is set; without wait it reports false at once when none is free.
+func (h *wireHost) acquire(ctx context.Context, wait bool) (bool, error) {
 	select {
 	case h.slots <- struct{}{}:
+		return true, nil
 	default:
-		select {
-		case h.slots <- struct{}{}:
-		case <-ctx.Done():
-			return nil, nil, fmt.Errorf("waiting for a connection: %w", ctx.Err())
-		}
 	}
-	fresh := false
+	if !wait {
+		return false, nil
+	}
+	select {
+	case h.slots <- struct{}{}:
+		return true, nil
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+}
+
+// send writes r on a kept-alive connection or, if none is idle or fresh
+// is set, a new one. The caller holds a slot. On an error the connection
+// is closed already.
+func (h *wireHost) send(ctx context.Context, r *Request, fresh bool) (wc *wireConn, reused bool, err error) {
+	wc, reused, err = h.conn(ctx, fresh)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := wc.send(ctx, r); err != nil {
+		h.discard(wc)
+		if reused && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
+			// The server closed the connection and reset it on our write.
+			err = fmt.Errorf("%w: %w", errNothingReceived, err)
+		}
+		return nil, reused, err
+	}
+	return wc, reused, nil
+}
+
+// receive reads the response's head to r, sent on wc with the error
+// sendErr. A kept-alive connection that turns out to be closed is replaced
+// by a new one once: the request is idempotent and was not answered. On
+// success the caller reads the body and then calls done; on an error the
+// slot is released.
+func (h *wireHost) receive(ctx context.Context, r *Request, wc *wireConn, reused bool, sendErr error) (*http.Response, *wireConn, error) {
+	err := sendErr
 	for {
-		wc, err := h.conn(ctx, fresh)
-		if err != nil {
+		if err == nil {
+			var resp *http.Response
+			if resp, err = wc.receive(ctx, r); err == nil {
+				return resp, wc, nil
+			}
+			h.discard(wc)
+		}
+		if !reused || !errors.Is(err, errNothingReceived) || ctx.Err() != nil {
 			<-h.slots
 			return nil, nil, err
 		}
-		resp, err := wc.exchange(ctx, r)
-		if err == nil {
-			return resp, wc, nil
-		}
-		h.discard(wc)
-		if errors.Is(err, errNothingReceived) && !fresh && ctx.Err() == nil {
-			// The server closed this idle connection, and likely
-			// the other idle ones too.
-			h.closeIdle()
-			fresh = true
-			continue
-		}
-		<-h.slots
-		return nil, nil, err
+		// The server closed this idle connection, and likely the other
+		// idle ones too.
+		h.closeIdle()
+		wc, reused, err = h.send(ctx, r, true)
 	}
 }
 
 // conn returns the most recently used idle connection or, if there is
 // none or fresh is set, a new one.
-func (h *wireHost) conn(ctx context.Context, fresh bool) (*wireConn, error) {
+func (h *wireHost) conn(ctx context.Context, fresh bool) (*wireConn, bool, error) {
 	if !fresh {
 		now := time.Now()
 		h.mu.Lock()
@@ -149,20 +175,21 @@ func (h *wireHost) conn(ctx context.Context, fresh bool) (*wireConn, error) {
 			h.idle[n-1] = nil
 			h.idle = h.idle[:n-1]
 			h.mu.Unlock()
-			return wc, nil
+			return wc, true, nil
 		}
 		h.mu.Unlock()
 	}
 	c, err := h.pool.dialer.DialContext(ctx, "tcp", h.addr)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return &wireConn{Conn: c, br: bufio.NewReaderSize(c, readBufferSize)}, nil
+	return &wireConn{Conn: c, br: bufio.NewReaderSize(c, readBufferSize)}, false, nil
 }
 
-// done ends a request on wc: the connection is kept for the next request
-// if reusable (the body was read to its end, the server keeps it open) and
-// the request's context did not end while it was in use.
+// done ends a request on wc and releases its slot: the connection is kept
+// for the next request if reusable (the body was read to its end, the
+// server keeps it open) and the request's context did not end while it
+// was in use.
 func (h *wireHost) done(wc *wireConn, reusable bool) {
 	if !wc.stop() || !reusable {
 		h.discard(wc)
@@ -196,14 +223,20 @@ func (h *wireHost) closeIdle() {
 // progress.
 var past = time.Unix(1, 0)
 
-// exchange writes r and reads the response's head, under ctx.
-func (wc *wireConn) exchange(ctx context.Context, r *Request) (*http.Response, error) {
+// send writes r under ctx, whose end (deadline or cancellation) from now
+// on ends the connection's reads and writes.
+func (wc *wireConn) send(ctx context.Context, r *Request) error {
 	deadline, _ := ctx.Deadline()
 	wc.SetDeadline(deadline)
 	wc.stop = context.AfterFunc(ctx, func() { wc.SetDeadline(past) })
 	if _, err := wc.Write(r.wire); err != nil {
-		return nil, wireError(ctx, err)
+		return wireError(ctx, err)
 	}
+	return nil
+}
+
+// receive reads the head of the response to r.
+func (wc *wireConn) receive(ctx context.Context, r *Request) (*http.Response, error) {
 	if _, err := wc.br.Peek(1); err != nil {
 		if ctx.Err() == nil && !errors.Is(err, os.ErrDeadlineExceeded) {
 			return nil, fmt.Errorf("%w: %w", errNothingReceived, err)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -266,5 +267,54 @@ func TestDirectPathDeadlineAndCancel(t *testing.T) {
 	_, err = c.Do(ctx, r)
 	if !errors.Is(err, context.Canceled) || time.Since(start) > 2*time.Second {
 		t.Errorf("cancelled: %v after %v, want context.Canceled at once", err, time.Since(start))
+	}
+}
+
+// TestSendThenReceive: requests sent together are answered together; a
+// client at its cap on connections sends no more until a response is read.
+func TestSendThenReceive(t *testing.T) {
+	srv := newRawServer(t, func(req *http.Request) (string, bool) {
+		body := `{"path":"` + req.URL.Path + `"}`
+		return "HTTP/1.1 200 OK\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body, false
+	})
+	for _, shared := range []*Transports{nil, new(Transports)} {
+		c := New(Options{MaxConns: 2, Shared: shared})
+		a, b, x := prepare(t, c, "http://"+srv.addr+"/a"), prepare(t, c, "http://"+srv.addr+"/b"), prepare(t, c, "http://"+srv.addr+"/x")
+		ctx := context.Background()
+		var pa, pb, px Pending
+		if !c.Send(ctx, a, &pa) || !c.Send(ctx, b, &pb) {
+			t.Fatal("two requests not sent with MaxConns 2")
+		}
+		if c.Send(ctx, x, &px) {
+			t.Fatal("a third request sent with MaxConns 2 and two responses unread")
+		}
+		for _, tc := range []struct {
+			p    *Pending
+			want string
+		}{{&pb, `{"path":"/b"}`}, {&pa, `{"path":"/a"}`}} {
+			resp, err := c.Receive(ctx, tc.p, Retry{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(resp.Body) != tc.want {
+				t.Errorf("body %s, want %s", resp.Body, tc.want)
+			}
+			resp.Release()
+		}
+		if !c.Send(ctx, x, &px) {
+			t.Fatal("not sent once the responses were read")
+		}
+		resp, err := c.Receive(ctx, &px, Retry{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Release()
+		c.Close()
+		if shared != nil {
+			shared.Close()
+		}
+	}
+	if n := srv.conns.Load(); n != 4 {
+		t.Errorf("%d connections, want 2 for each client", n)
 	}
 }

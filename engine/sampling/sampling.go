@@ -292,12 +292,14 @@ func (s *Sampler) Failing() error {
 
 // response is one fetched response and its parsed value, parsed lazily.
 type response struct {
-	r      *fetch.Response
-	err    error
-	parsed any
-	perr   error
-	done   bool
-	raw    rawBody
+	r       *fetch.Response
+	err     error
+	sent    bool          // sent by fetch.Client.Send; its response is read by Receive
+	pending fetch.Pending // when sent
+	parsed  any
+	perr    error
+	done    bool
+	raw     rawBody
 }
 
 func (rs *response) value() (any, error) {
@@ -356,19 +358,49 @@ func (w *Workspaces) put(sc *scratch) {
 	w.pool.Put(sc)
 }
 
-// fetchAll makes the sample's requests: all but the last on other
-// goroutines (Options.Go), the last on this one.
+// fetchAll makes the sample's requests. Those the client can send at once
+// (plain http on a free connection: fetch.Client.Send) are all sent first
+// and their responses read after, so that they are in flight together on
+// this goroutine; the other plain-http ones follow on this goroutine, as
+// connections free up. The rest (https, redirected) run on other
+// goroutines (Options.Go), but one on this goroutine if it has nothing
+// else to do.
 func (s *Sampler) fetchAll(ctx context.Context, resps []response) {
-	last := len(s.reqs) - 1
+	busy := false // this goroutine has requests of its own to make
+	for i, r := range s.reqs {
+		resps[i].sent = s.client.Send(ctx, r, &resps[i].pending)
+		busy = busy || r.Direct()
+	}
+	inline := -1
 	var wg sync.WaitGroup
-	for i, r := range s.reqs[:last] {
+	for i, r := range s.reqs {
+		if r.Direct() {
+			continue
+		}
+		if !busy {
+			busy, inline = true, i
+			continue
+		}
 		wg.Add(1)
 		s.opts.Go(func() {
 			defer wg.Done()
 			resps[i].r, resps[i].err = s.client.DoRetry(ctx, r, s.retry)
 		})
 	}
-	resps[last].r, resps[last].err = s.client.DoRetry(ctx, s.reqs[last], s.retry)
+	for i := range resps {
+		if resps[i].sent {
+			resps[i].r, resps[i].err = s.client.Receive(ctx, &resps[i].pending, s.retry)
+			resps[i].sent = false
+		}
+	}
+	for i, r := range s.reqs {
+		if r.Direct() && resps[i].r == nil && resps[i].err == nil {
+			resps[i].r, resps[i].err = s.client.DoRetry(ctx, r, s.retry)
+		}
+	}
+	if inline >= 0 {
+		resps[inline].r, resps[inline].err = s.client.DoRetry(ctx, s.reqs[inline], s.retry)
+	}
 	wg.Wait()
 }
 

@@ -369,3 +369,48 @@ func TestStateChangesAreLoggedOnce(t *testing.T) {
 		t.Errorf("state changes: got %q", changes)
 	}
 }
+
+// TestRequestsOfASampleAreInFlightTogether: the device answers neither
+// request until both have arrived, which they do only if the sample sends
+// them at once. With one connection allowed to the device they go one
+// after the other, and the sample still completes.
+func TestRequestsOfASampleAreInFlightTogether(t *testing.T) {
+	var arrived sync.WaitGroup
+	var together atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if together.Load() {
+			arrived.Done()
+			done := make(chan struct{})
+			go func() { arrived.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(2 * time.Second):
+				http.Error(w, "the other request did not come", http.StatusGatewayTimeout)
+				return
+			}
+		}
+		fmt.Fprintf(w, `{"%s": 1}`, strings.TrimPrefix(r.URL.Path, "/"))
+	}))
+	defer srv.Close()
+	ds := dataset(t, srv.URL, `    - name: d
+      dataPoints:
+        - {name: a, dataSource: /a}
+        - {name: b, dataSource: /b}
+`)
+	for _, maxConns := range []int{4, 1} {
+		together.Store(maxConns > 1)
+		arrived.Add(2)
+		rec := &recorder{}
+		s, err := sampling.New(ds, fetch.New(fetch.Options{MaxConns: maxConns}), rec, sampling.Options{Logger: zerolog.Nop()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Sample(context.Background(), time.Now())
+		if got := rec.payloads(); len(got) != 1 || got[0] != `{"a":1,"b":1}` {
+			t.Errorf("max %d connections: messages %q, want both values", maxConns, got)
+		}
+		if maxConns == 1 {
+			arrived.Add(-2)
+		}
+	}
+}
