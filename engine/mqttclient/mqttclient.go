@@ -18,6 +18,8 @@ import (
 
 	"github.com/eclipse/paho.golang/autopaho"
 	"github.com/eclipse/paho.golang/paho"
+	"github.com/eclipse/paho.golang/paho/session/state"
+	"github.com/eclipse/paho.golang/paho/store/memory"
 	"github.com/rs/zerolog"
 )
 
@@ -159,6 +161,10 @@ func Connect(ctx context.Context, opts Options) (*Client, error) {
 		},
 		ClientConfig: paho.ClientConfig{
 			ClientID: opts.ClientID,
+			// One session state for every connection of the client (as
+			// autopaho's default), with the packets awaiting their
+			// acknowledgement kept as they are (see packetStore).
+			Session: state.New(newPacketStore(), memory.New()),
 			// Set here, not with AddOnPublishReceived: that one only
 			// reaches the current connection and is lost on reconnect.
 			OnPublishReceived: []func(paho.PublishReceived) (bool, error){c.route},
