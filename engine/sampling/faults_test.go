@@ -106,18 +106,22 @@ func (r *faultRecorder) payloads(topic string) [][]byte {
 
 // faultStates records the latest state of every dataset.
 type faultStates struct {
-	mu  sync.Mutex
-	err map[string]error
-	n   map[string]int // state changes
+	mu    sync.Mutex
+	err   map[string]error
+	first map[string]error // the first failure reported
+	n     map[string]int   // state changes
 }
 
 func (s *faultStates) set(asset, _ string, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.err == nil {
-		s.err, s.n = map[string]error{}, map[string]int{}
+		s.err, s.first, s.n = map[string]error{}, map[string]error{}, map[string]int{}
 	}
 	s.err[asset] = err
+	if _, seen := s.first[asset]; !seen && err != nil {
+		s.first[asset] = err
+	}
 	s.n[asset]++
 }
 
@@ -125,6 +129,14 @@ func (s *faultStates) get(asset string) (error, int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.err[asset], s.n[asset]
+}
+
+// firstFailure is the first failure reported for asset: a later sample of
+// a broken device may fail otherwise on a loaded machine (a timeout).
+func (s *faultStates) firstFailure(asset string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.first[asset]
 }
 
 // faultCounter serves {"n": 1}, {"n": 2} … : the device that must keep its rhythm.
@@ -257,7 +269,7 @@ func TestFaultsStayInTheirDataset(t *testing.T) {
 	time.Sleep(window)
 
 	for _, s := range sick {
-		err, _ := st.get(s.asset)
+		err := st.firstFailure(s.asset)
 		if err == nil {
 			t.Errorf("asset %s: no failure reported", s.asset)
 			continue

@@ -21,7 +21,7 @@ func run(t *testing.T, paths ...string) func() int {
 	go func() {
 		done <- watch.Run(ctx, watch.Options{
 			Paths: paths,
-			Delay: 40 * time.Millisecond,
+			Delay: 150 * time.Millisecond, // a burst of writes fits even on a loaded machine
 			OnChange: func(context.Context) {
 				mu.Lock()
 				calls++
@@ -69,7 +69,7 @@ func TestBurstIsOneChange(t *testing.T) {
 		write(t, filepath.Join(dir, "asset.yaml"), string(rune('a'+i)))
 	}
 	eventually(t, "called", func() bool { return calls() == 1 })
-	time.Sleep(150 * time.Millisecond)
+	time.Sleep(400 * time.Millisecond)
 	if got := calls(); got != 1 {
 		t.Errorf("a burst of 5 writes made %d calls, want 1", got)
 	}
