@@ -86,6 +86,8 @@ type Client struct {
 	userAgent string
 	responses *sync.Pool // *Response with their body buffers; shared with the pool's clients
 	wire      *wirePool  // connections of the direct path (see wire.go)
+	hostsMu   sync.Mutex
+	hosts     []*wireHost // of wire, used by the client's requests
 }
 
 // New builds a client.
@@ -245,9 +247,17 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 	return nil
 }
 
-// Close releases the idle connections of the client's own pool; a shared
-// pool's are released by Transports.Close.
+// Close releases the idle connections of the client's own pool; of a
+// shared pool, the direct path's connections to hosts no other client
+// uses, and the rest with Transports.Close.
 func (c *Client) Close() {
+	c.hostsMu.Lock()
+	hosts := c.hosts
+	c.hosts = nil
+	c.hostsMu.Unlock()
+	for _, h := range hosts {
+		c.wire.release(h)
+	}
 	if c.own {
 		c.transport.CloseIdleConnections()
 		c.wire.close()

@@ -46,8 +46,9 @@ func newWirePool(maxPerHost int) *wirePool {
 	}
 }
 
-// host returns the pool of one host and port.
-func (p *wirePool) host(addr string) *wireHost {
+// acquire returns the pool of one host and port for a client, which
+// releases it when it is done with it.
+func (p *wirePool) acquire(addr string) *wireHost {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	h, ok := p.hosts[addr]
@@ -55,7 +56,28 @@ func (p *wirePool) host(addr string) *wireHost {
 		h = &wireHost{addr: addr, pool: p, slots: make(chan struct{}, p.maxPerHost)}
 		p.hosts[addr] = h
 	}
+	h.clients++
 	return h
+}
+
+// release ends a client's use of h. Once no client uses it, its idle
+// connections are closed (and so are the busy ones, when their requests
+// are done): devices come and go, and a host none of them is at keeps no
+// sockets open.
+func (p *wirePool) release(h *wireHost) {
+	p.mu.Lock()
+	h.clients--
+	gone := h.clients == 0
+	if gone {
+		delete(p.hosts, h.addr)
+	}
+	p.mu.Unlock()
+	if gone {
+		h.mu.Lock()
+		h.closed = true
+		h.mu.Unlock()
+		h.closeIdle()
+	}
 }
 
 // close closes the idle connections; the ones in use are closed when their
@@ -78,11 +100,13 @@ func (p *wirePool) close() {
 // in use (holding a slot) or idle, a connection is only dialled when none
 // is idle, and a host never has more than maxPerHost connections open.
 type wireHost struct {
-	addr  string
-	pool  *wirePool
-	slots chan struct{}
-	mu    sync.Mutex
-	idle  []*wireConn // the most recently used last
+	addr    string
+	pool    *wirePool
+	slots   chan struct{}
+	clients int // clients using the host; guarded by pool.mu
+	mu      sync.Mutex
+	idle    []*wireConn // the most recently used last
+	closed  bool        // no client uses the host any more
 }
 
 type wireConn struct {
@@ -191,13 +215,17 @@ func (h *wireHost) conn(ctx context.Context, fresh bool) (*wireConn, bool, error
 // server keeps it open) and the request's context did not end while it
 // was in use.
 func (h *wireHost) done(wc *wireConn, reusable bool) {
-	if !wc.stop() || !reusable {
-		h.discard(wc)
-	} else {
+	if wc.stop() && reusable {
 		wc.since = time.Now()
 		h.mu.Lock()
-		h.idle = append(h.idle, wc)
+		if !h.closed {
+			h.idle = append(h.idle, wc)
+			wc = nil
+		}
 		h.mu.Unlock()
+	}
+	if wc != nil {
+		h.discard(wc)
 	}
 	<-h.slots
 }
@@ -288,8 +316,23 @@ func (c *Client) prepareWire(r *Request, u *url.URL) bool {
 		return false // net/http will say what is wrong
 	}
 	r.wire = bytes.Clone(b.Bytes())
-	r.host = c.wire.host(hostPort(u))
+	r.host = c.wireHost(hostPort(u))
 	return true
+}
+
+// wireHost returns the pool of the host and port addr, taken from the
+// client's wire pool once per client (see Close).
+func (c *Client) wireHost(addr string) *wireHost {
+	c.hostsMu.Lock()
+	defer c.hostsMu.Unlock()
+	for _, h := range c.hosts {
+		if h.addr == addr {
+			return h
+		}
+	}
+	h := c.wire.acquire(addr)
+	c.hosts = append(c.hosts, h)
+	return h
 }
 
 func hostPort(u *url.URL) string {

@@ -318,3 +318,45 @@ func TestSendThenReceive(t *testing.T) {
 		t.Errorf("%d connections, want 2 for each client", n)
 	}
 }
+
+// TestSharedHostIsReleased: the direct path's kept-alive connections to a
+// host are closed once no client at that host is left, not before.
+func TestSharedHostIsReleased(t *testing.T) {
+	var closed atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "{}")
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateClosed {
+			closed.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	shared := new(Transports)
+	defer shared.Close()
+	a, b := New(Options{Shared: shared}), New(Options{Shared: shared})
+	for _, c := range []*Client{a, b} {
+		resp, err := c.Do(context.Background(), prepare(t, c, srv.URL+"/x"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Release()
+	}
+	a.Close()
+	time.Sleep(50 * time.Millisecond)
+	if n := closed.Load(); n != 0 {
+		t.Errorf("%d connections closed while a client at the host is left", n)
+	}
+	b.Close()
+	deadline := time.Now().Add(2 * time.Second)
+	for closed.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if closed.Load() == 0 {
+		t.Error("the idle connection stays open after the last client at the host closed")
+	}
+	if n := len(shared.wire.hosts); n != 0 {
+		t.Errorf("%d hosts left in the pool", n)
+	}
+}
