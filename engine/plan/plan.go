@@ -88,8 +88,22 @@ type Dataset struct {
 	// JSON text), empty when it is to be derived from the first message.
 	MessageSchema string
 	// AssetAttributes is $assetAttributes: the asset's attributes, shared
-	// by its datasets and never modified.
+	// by its datasets and never modified; nil when the dataset runs no jq.
 	AssetAttributes map[string]any
+}
+
+// Mapped reports whether a sample of d runs jq: a dataset mapping or a
+// data point's.
+func (d *Dataset) Mapped() bool {
+	if d.Mapping != nil {
+		return true
+	}
+	for _, p := range d.Points {
+		if p.Mapping != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // Request is one prepared HTTP request.
@@ -244,10 +258,6 @@ func (pl *Planner) Asset(name string, a *adr.Asset, ep *Endpoint) (*Asset, Probl
 	} else {
 		probs = append(probs, pl.validate(pl.datasetV, defaults, "spec.defaultDatasetsConfiguration")...)
 	}
-	attrs := make(map[string]any, len(a.Attributes))
-	for k, v := range a.Attributes {
-		attrs[k] = v
-	}
 	seen := map[string]int{}
 	for i := range a.Datasets {
 		ds := &a.Datasets[i]
@@ -260,9 +270,23 @@ func (pl *Planner) Asset(name string, a *adr.Asset, ep *Endpoint) (*Asset, Probl
 		d, dprobs := pl.dataset(name, a, ds, defaults, ep, path)
 		probs = append(probs, dprobs...)
 		if d != nil {
-			d.AssetAttributes = attrs
 			out.Datasets = append(out.Datasets, d)
 		}
+	}
+	// $assetAttributes, for the datasets that run jq: most run none, and
+	// thousands of assets need not hold a copy each.
+	var attrs map[string]any
+	for _, d := range out.Datasets {
+		if !d.Mapped() {
+			continue
+		}
+		if attrs == nil {
+			attrs = make(map[string]any, len(a.Attributes))
+			for k, v := range a.Attributes {
+				attrs[k] = v
+			}
+		}
+		d.AssetAttributes = attrs
 	}
 	out.Fingerprint = fingerprint(name, a, ep, pl.mappingPrints(out.Datasets))
 	return out, probs

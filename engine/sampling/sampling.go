@@ -125,13 +125,10 @@ func New(ds *plan.Dataset, client *fetch.Client, pub Publisher, opts Options) (*
 	if s.work == nil {
 		s.work = new(Workspaces)
 	}
+	s.mapped = ds.Mapped()
 	s.attrs = ds.AssetAttributes
-	if s.attrs == nil {
+	if s.attrs == nil && s.mapped {
 		s.attrs = map[string]any{}
-	}
-	s.mapped = ds.Mapping != nil
-	for _, p := range ds.Points {
-		s.mapped = s.mapped || p.Mapping != nil
 	}
 	s.setupFaults()
 	for _, r := range ds.Requests {
