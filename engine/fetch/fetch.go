@@ -1,7 +1,9 @@
 // Package fetch makes the HTTP requests of samples: one client per device
-// endpoint with its own credentials, trust and cap on connections, request
-// templates prepared once, bodies read through a size limit and always
-// closed. Clients can share their connection pools (see Transports).
+// endpoint with its own credentials, trust and cap on connections, requests
+// prepared once, bodies read through a size limit and always closed.
+// Plain-http polling requests take a direct path of their own (wire.go);
+// the rest go through net/http. Clients can share their connection pools
+// (see Transports).
 package fetch
 
 import (
