@@ -467,20 +467,7 @@ func (c *Client) acquire(ctx context.Context, wait bool) (bool, error) {
 	if c.slots == nil {
 		return true, nil
 	}
-	select {
-	case c.slots <- struct{}{}:
-		return true, nil
-	default:
-	}
-	if !wait {
-		return false, nil
-	}
-	select {
-	case c.slots <- struct{}{}:
-		return true, nil
-	case <-ctx.Done():
-		return false, ctx.Err()
-	}
+	return takeSlot(ctx, c.slots, wait)
 }
 
 // release gives the slot back once the body is read and closed: the

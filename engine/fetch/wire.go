@@ -120,11 +120,17 @@ type wireConn struct {
 // it answered: what a server does with connections it considers idle.
 var errNothingReceived = errors.New("connection closed before any response")
 
-// acquire takes a slot for a request, waiting for one under ctx if wait
-// is set; without wait it reports false at once when none is free.
+// acquire takes a slot for a request (see takeSlot).
 func (h *wireHost) acquire(ctx context.Context, wait bool) (bool, error) {
+	return takeSlot(ctx, h.slots, wait)
+}
+
+// takeSlot takes one of slots, a semaphore, at once if one is free;
+// otherwise, if wait is set, when one is freed or ctx ends (its error), and
+// if not, it reports false at once.
+func takeSlot(ctx context.Context, slots chan struct{}, wait bool) (bool, error) {
 	select {
-	case h.slots <- struct{}{}:
+	case slots <- struct{}{}:
 		return true, nil
 	default:
 	}
@@ -132,7 +138,7 @@ func (h *wireHost) acquire(ctx context.Context, wait bool) (bool, error) {
 		return false, nil
 	}
 	select {
-	case h.slots <- struct{}{}:
+	case slots <- struct{}{}:
 		return true, nil
 	case <-ctx.Done():
 		return false, ctx.Err()
