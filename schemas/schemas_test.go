@@ -11,6 +11,8 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v5"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/http-connector/http-connector/internal/testing/reference"
 )
 
 var update = flag.Bool("update", false, "rewrite the configuration schemas embedded in connector-metadata.json from their files")
@@ -78,7 +80,7 @@ func TestMetadataEmbedsTheConfigurationSchemas(t *testing.T) {
 // connector-metadata.json is valid against the official connector metadata
 // schema (SchemaStore aio-connector-metadata-11.0-preview).
 func TestMetadataMatchesTheOfficialSchema(t *testing.T) {
-	official := filepath.Join("..", "..", "shared", "reference", "schemastore", "src", "schemas", "json", "aio-connector-metadata-11.0-preview.json")
+	official := reference.Dir("schemastore", "src", "schemas", "json", "aio-connector-metadata-11.0-preview.json")
 	b, err := os.ReadFile(official)
 	if err != nil {
 		t.Fatalf("official schema beside the repository: %v", err)

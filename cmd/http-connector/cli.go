@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
-	"time"
 
 	"github.com/rs/zerolog"
 
@@ -254,14 +252,3 @@ func dirExists(path string) error {
 	}
 	return nil
 }
-
-func sortedNames(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-var _ = time.Second

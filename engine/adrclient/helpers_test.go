@@ -15,14 +15,16 @@ import (
 	"github.com/http-connector/http-connector/engine/aiorpc"
 	"github.com/http-connector/http-connector/engine/broker"
 	"github.com/http-connector/http-connector/engine/mqttclient"
+	"github.com/http-connector/http-connector/internal/testing/reference"
 )
 
+var referenceDir = reference.Dir()
+
 const (
-	referenceDir = "../../../shared/reference"
-	connectorID  = "rest-ctemplate-0"
-	device       = "my-thermostat"
-	endpoint     = "my-rest-endpoint"
-	asset        = "my-rest-thermostat-asset"
+	connectorID = "rest-ctemplate-0"
+	device      = "my-thermostat"
+	endpoint    = "my-rest-endpoint"
+	asset       = "my-rest-thermostat-asset"
 )
 
 func ptr[T any](v T) *T { return &v }

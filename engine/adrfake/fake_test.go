@@ -19,9 +19,10 @@ import (
 	"github.com/http-connector/http-connector/engine/adrfake"
 	"github.com/http-connector/http-connector/engine/broker"
 	"github.com/http-connector/http-connector/engine/mqttclient"
+	"github.com/http-connector/http-connector/internal/testing/reference"
 )
 
-const referenceDir = "../../../shared/reference"
+var referenceDir = reference.Dir()
 
 // clients closes the MQTT clients of a test after its broker: mochi v2.7.9
 // can deadlock in Close (a recursive read lock in Clients.GetByListener) when

@@ -27,6 +27,7 @@ import (
 	"github.com/http-connector/http-connector/engine/mqttclient"
 	"github.com/http-connector/http-connector/engine/plan"
 	"github.com/http-connector/http-connector/examples/thermostat"
+	"github.com/http-connector/http-connector/internal/testing/reference"
 )
 
 const connectorID = "rest-connector-0"
@@ -166,11 +167,9 @@ func startHarness(t *testing.T, assets map[string]adr.Asset, assigned string, co
 func startHarnessWith(t *testing.T, assets map[string]adr.Asset, assigned string, su setup) *harness {
 	configure := su.configure
 	t.Helper()
-	ref, err := filepath.Abs("../../../shared/reference")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ref := reference.Dir()
 	h := &harness{in: &inbox{}}
+	var err error
 	if h.broker, err = broker.Start(broker.Options{Address: "127.0.0.1:0"}); err != nil {
 		t.Fatal(err)
 	}

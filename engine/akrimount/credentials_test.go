@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -188,7 +189,11 @@ func TestCredentialsNeverPrintSecrets(t *testing.T) {
 	if want := `Credentials{method:UsernamePassword, username:"alice", password:<redacted>}`; up.String() != want {
 		t.Errorf("String = %s, want %s", up, want)
 	}
-	keyD := leaf.key.D.String()
+	raw, err := leaf.key.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyD := new(big.Int).SetBytes(raw).String() // the private scalar, as a log could print it
 	for _, c := range []*akrimount.Credentials{up, cert} {
 		var logged bytes.Buffer
 		logger := zerolog.New(&logged)

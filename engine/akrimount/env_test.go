@@ -9,9 +9,10 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/http-connector/http-connector/engine/akrimount"
+	"github.com/http-connector/http-connector/internal/testing/reference"
 )
 
-const mountFixtures = "../../../shared/reference/eng/test/test-connector-mount-files"
+var mountFixtures = reference.Dir("eng/test/test-connector-mount-files")
 
 func envFrom(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }

@@ -14,6 +14,7 @@ import (
 	"github.com/http-connector/http-connector/engine/config"
 	"github.com/http-connector/http-connector/engine/plan"
 	"github.com/http-connector/http-connector/examples/thermostat"
+	"github.com/http-connector/http-connector/internal/testing/reference"
 )
 
 var update = flag.Bool("update", false, "rewrite the want.err files of testdata/invalid")
@@ -174,7 +175,7 @@ func TestThermostatExample(t *testing.T) {
 // The upstream sample resources load as they are, except what is not ours
 // to sample: a CoAP endpoint and a state-store destination.
 func TestUpstreamSamples(t *testing.T) {
-	ref := "../../../shared/reference"
+	ref := reference.Dir()
 	if _, err := os.Stat(ref); err != nil {
 		t.Fatalf("reference data not found beside the repository: %v", err)
 	}
@@ -215,7 +216,7 @@ func TestUpstreamSamples(t *testing.T) {
 
 	// The PollingRestThermostatConnector sample: asset1 loads (a dataset
 	// with a dataSource and no data points), asset2's state store does not.
-	cfg, err = l.LoadDir(os.DirFS(ref+"/dotnet/samples/Connectors/PollingRestThermostatConnector/KubernetesResources"), ".", "KubernetesResources")
+	_, err = l.LoadDir(os.DirFS(ref+"/dotnet/samples/Connectors/PollingRestThermostatConnector/KubernetesResources"), ".", "KubernetesResources")
 	want := `KubernetesResources/connector-template.yaml:2: kind: "ConnectorTemplate" is not supported: expected Device or Asset
 KubernetesResources/rest-server-asset2-definition.yaml:15: asset "my-rest-thermostat-asset2" dataset "weather-sensor-dataset": spec.datasets[0].destinations[0]: target BrokerStateStore is not supported: use Mqtt`
 	if err == nil || err.Error() != want {

@@ -125,10 +125,10 @@ func (s *faultStates) set(asset, _ string, err error) {
 	s.n[asset]++
 }
 
-func (s *faultStates) get(asset string) (error, int) {
+func (s *faultStates) get(asset string) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.err[asset], s.n[asset]
+	return s.n[asset], s.err[asset]
 }
 
 // firstFailure is the first failure reported for asset: a later sample of
@@ -282,7 +282,7 @@ func TestFaultsStayInTheirDataset(t *testing.T) {
 			t.Errorf("asset %s failed with\n%s\nwant\n%s", s.asset, got, s.want)
 		}
 	}
-	if err, changes := st.get("steady"); changes != 0 {
+	if changes, err := st.get("steady"); changes != 0 {
 		t.Errorf("the healthy asset changed state %d times (last: %v)", changes, err)
 	}
 	got := pub.payloads("steady")

@@ -306,7 +306,7 @@ func (s Secrets) Lookup(name string, getenv func(string) (string, bool)) ([]byte
 	}
 	if s.Dir != "" {
 		if filepath.IsAbs(name) || slices.Contains(strings.Split(filepath.ToSlash(name), "/"), "..") {
-			return nil, errors.New("a secret name must be a relative path without ..")
+			return nil, errors.New(`a secret name must be a relative path without ".." components`)
 		}
 		b, err := os.ReadFile(filepath.Join(s.Dir, filepath.FromSlash(name)))
 		if err != nil {
