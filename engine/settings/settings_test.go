@@ -85,7 +85,7 @@ func TestSecretLookup(t *testing.T) {
 	if v, err := s.Lookup("creds/password", env); err != nil || string(v) != "s3cret" {
 		t.Errorf("from env: got %q, %v", v, err)
 	}
-	if _, err := s.Lookup("../etc/passwd", env); err == nil || !strings.Contains(err.Error(), "relative path without ..") {
+	if _, err := s.Lookup("../etc/passwd", env); err == nil || !strings.Contains(err.Error(), `relative path without ".."`) {
 		t.Errorf("escape: got %v", err)
 	}
 	if _, err := (Secrets{}).Lookup("x", env); err == nil || !strings.Contains(err.Error(), "not configured") {
