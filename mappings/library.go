@@ -12,9 +12,8 @@ import (
 	"sort"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/http-connector/http-connector/engine/plan"
+	"github.com/http-connector/http-connector/internal/yamlfile"
 )
 
 // The shipped mapping files: the YAML files of this folder.
@@ -191,11 +190,12 @@ func Find(fsys fs.FS, root string) ([]string, error) {
 }
 
 func looksLikeMappingFile(b []byte) bool {
-	var top map[string]yaml.Node
-	if err := yaml.NewDecoder(bytes.NewReader(b)).Decode(&top); err != nil {
-		// Broken YAML that mentions mappings at the top is reported.
+	docs, errs := yamlfile.Read("", b)
+	if len(errs) > 0 || len(docs) == 0 {
+		// A broken file that mentions mappings at the top is reported.
 		return bytes.HasPrefix(b, []byte("mappings:")) || bytes.Contains(b, []byte("\nmappings:"))
 	}
+	top, _ := docs[0].Value.(map[string]any)
 	_, hasMappings := top["mappings"]
 	_, hasKind := top["kind"]
 	return hasMappings && !hasKind

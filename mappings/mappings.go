@@ -15,16 +15,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
+	"maps"
 	"regexp"
-	"sort"
-	"strconv"
+	"slices"
 	"strings"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/http-connector/http-connector/engine/mapping"
 	"github.com/http-connector/http-connector/engine/plan"
+	"github.com/http-connector/http-connector/internal/yamlfile"
 	"github.com/http-connector/http-connector/schemas"
 )
 
@@ -71,56 +69,10 @@ func TestVariables() map[string]any {
 }
 
 // Error is a problem in a mapping file.
-type Error struct {
-	File    string
-	Line    int
-	Column  int
-	Context string // `mapping "thermostat/status"`
-	Path    string // mappings.status.jq
-	Message string
-	Detail  string // optional extra lines: the faulty line with a caret
-}
-
-func (e *Error) Error() string {
-	var b strings.Builder
-	b.WriteString(e.File)
-	if e.Line > 0 {
-		b.WriteString(":" + strconv.Itoa(e.Line))
-		if e.Column > 0 {
-			b.WriteString(":" + strconv.Itoa(e.Column))
-		}
-	}
-	b.WriteString(": ")
-	if e.Context != "" {
-		b.WriteString(e.Context + ": ")
-	}
-	if e.Path != "" {
-		b.WriteString(e.Path + ": ")
-	}
-	b.WriteString(e.Message)
-	if e.Detail != "" {
-		b.WriteString("\n" + e.Detail)
-	}
-	return b.String()
-}
+type Error = yamlfile.Error
 
 // SortErrors orders errors by file, line and column; others go last.
-func SortErrors(errs []error) {
-	sort.SliceStable(errs, func(i, j int) bool {
-		var a, b *Error
-		aok, bok := errors.As(errs[i], &a), errors.As(errs[j], &b)
-		if !aok || !bok {
-			return aok && !bok
-		}
-		if a.File != b.File {
-			return a.File < b.File
-		}
-		if a.Line != b.Line {
-			return a.Line < b.Line
-		}
-		return a.Column < b.Column
-	})
-}
+func SortErrors(errs []error) { yamlfile.SortErrors(errs) }
 
 // Reader reads mapping files; it holds the compiled mapping file schema.
 type Reader struct {
@@ -144,41 +96,28 @@ func (r *Reader) Read(file string, data []byte) (*File, []error) {
 	fail := func(line, col int, msg string) []error {
 		return []error{&Error{File: file, Line: line, Column: col, Message: msg}}
 	}
+	const empty = "empty file: expected a mapping file with namespace and mappings"
 	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, fail(0, 0, "empty file: expected a mapping file with namespace and mappings")
+		return nil, fail(0, 0, empty)
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var root yaml.Node
-	if err := dec.Decode(&root); errors.Is(err, io.EOF) {
-		return nil, fail(0, 0, "empty file: expected a mapping file with namespace and mappings")
-	} else if err != nil {
-		return nil, fail(0, 0, "invalid YAML: "+strings.TrimPrefix(err.Error(), "yaml: "))
+	docs, errs := yamlfile.Read(file, data)
+	switch {
+	case len(errs) > 0:
+		return nil, errs
+	case len(docs) == 0:
+		return nil, fail(0, 0, empty)
+	case len(docs) > 1:
+		return nil, fail(docs[1].Line, 0, "a mapping file holds one YAML document")
 	}
-	var next yaml.Node
-	if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
-		line := next.Line
-		if err != nil {
-			return nil, fail(0, 0, "invalid YAML: "+strings.TrimPrefix(err.Error(), "yaml: "))
-		}
-		return nil, fail(line, 0, "a mapping file holds one YAML document")
-	}
-	if len(root.Content) == 0 {
-		return nil, fail(0, 0, "empty file: expected a mapping file with namespace and mappings")
-	}
-	d := &document{file: file, lines: strings.Split(string(data), "\n"), keys: map[string]*yaml.Node{}, nodes: map[string]*yaml.Node{}}
-	v, err := d.value(root.Content[0], "")
-	if err != nil {
-		return nil, []error{err}
-	}
+	d := &document{file: file, fields: docs[0].Fields()}
+	v := docs[0].Value
 	obj, ok := v.(map[string]any)
 	if !ok {
-		n := root.Content[0]
-		return nil, fail(n.Line, n.Column, "a mapping file is a YAML mapping with namespace and mappings")
+		return nil, fail(docs[0].Line, docs[0].Column, "a mapping file is a YAML mapping with namespace and mappings")
 	}
-	var errs []error
 	for _, viol := range r.schema.Validate(obj) {
-		p := d.at(viol.Path)
-		errs = append(errs, &Error{File: file, Line: p.line, Column: p.column, Path: viol.Path, Message: viol.Message})
+		p := d.fields.At(viol.Path)
+		errs = append(errs, &Error{File: file, Line: p.Line, Column: p.Column, Path: viol.Path, Message: viol.Message})
 	}
 	f := d.decode(obj)
 	if f == nil {
@@ -198,14 +137,16 @@ func (d *document) decode(obj map[string]any) *File {
 	}
 	f := &File{Namespace: ns}
 	f.Description, _ = obj["description"].(string)
-	for _, name := range d.memberOrder("mappings", ms) {
+	names := slices.Collect(maps.Keys(ms))
+	d.fields.Order("mappings", names)
+	for _, name := range names {
 		raw, _ := ms[name].(map[string]any)
 		kind, _ := raw["kind"].(string)
 		if raw == nil || (kind != string(plan.DatasetMapping) && kind != string(plan.DataPointMapping)) {
 			continue
 		}
 		path := schemas.Path("/mappings/" + escape(name))
-		m := &Mapping{File: d.file, Line: d.at(path).line}
+		m := &Mapping{File: d.file, Line: d.fields.At(path).Line}
 		m.Name = ns + "/" + name
 		m.Kind = plan.MappingKind(kind)
 		m.Where = fmt.Sprintf("%s:%d", d.file, m.Line)
@@ -213,22 +154,6 @@ func (d *document) decode(obj map[string]any) *File {
 		f.Mappings = append(f.Mappings, m)
 	}
 	return f
-}
-
-// memberOrder returns the keys of the object at path in file order.
-func (d *document) memberOrder(path string, obj map[string]any) []string {
-	names := make([]string, 0, len(obj))
-	for k := range obj {
-		names = append(names, k)
-	}
-	sort.Slice(names, func(i, j int) bool {
-		a, b := d.keys[path+pathElem(names[i])], d.keys[path+pathElem(names[j])]
-		if a == nil || b == nil {
-			return names[i] < names[j]
-		}
-		return a.Line < b.Line || a.Line == b.Line && a.Column < b.Column
-	})
-	return names
 }
 
 func pathElem(key string) string { return schemas.Path("/x/" + escape(key))[1:] }
@@ -303,26 +228,23 @@ func (d *document) check(f *File, obj map[string]any) []error {
 // jqError reports a compile error of the jq at path, with the position of
 // the fault in the file when it is known.
 func (d *document) jqError(path, context, src string, err error) *Error {
-	n := d.nodes[path]
-	e := &Error{File: d.file, Context: context, Path: path, Message: err.Error()}
-	if n != nil {
-		e.Line, e.Column = n.Line, n.Column
-	}
+	start, held := d.fields.Value(path)
+	e := &Error{File: d.file, Context: context, Path: path, Message: err.Error(), Line: start.Line, Column: start.Column}
 	var se *mapping.SyntaxError
 	if errors.As(err, &se) {
 		e.Message = "jq syntax error: " + se.Msg
 	}
 	off, found := locate(src, err)
-	if n == nil || !found {
+	if !held || !found {
 		return e
 	}
 	// The end of input is just after the last character, not on the
 	// empty line a block scalar ends with.
 	off = min(off, len(strings.TrimRight(src, " \t\r\n")))
-	p, exact := d.offsetPosition(n, off)
-	e.Line, e.Column = p.line, p.column
+	p, exact := d.fields.InString(path, off)
+	e.Line, e.Column = p.Line, p.Column
 	if exact {
-		e.Detail = d.caret(p)
+		e.Detail = d.fields.Caret(p)
 	} else if se != nil {
 		e.Detail = se.Snippet()
 	}
@@ -380,10 +302,10 @@ func (d *document) tests(m *Mapping, path string, raw map[string]any) ([]*Test, 
 			continue // the schema said so
 		}
 		problem := func(p, format string, args ...any) {
-			pos := d.at(p)
-			errs = append(errs, &Error{File: d.file, Line: pos.line, Column: pos.column, Context: context, Path: p, Message: fmt.Sprintf(format, args...)})
+			pos := d.fields.At(p)
+			errs = append(errs, &Error{File: d.file, Line: pos.Line, Column: pos.Column, Context: context, Path: p, Message: fmt.Sprintf(format, args...)})
 		}
-		t := &Test{Line: d.at(tpath).line, Input: obj["input"]}
+		t := &Test{Line: d.fields.At(tpath).Line, Input: obj["input"]}
 		t.Name, _ = obj["name"].(string)
 		if j, dup := names[t.Name]; dup && t.Name != "" {
 			problem(tpath+".name", "duplicate test name %q (also tests[%d])", t.Name, j)

@@ -112,3 +112,34 @@ func TestTestShippedAndExamples(t *testing.T) {
 		}
 	}
 }
+
+// A mapping file whose aliases expand to a billion values is refused by
+// every command that reads mapping files, with its file and line, instead
+// of being read until the process runs out of memory.
+func TestMappingAliasBomb(t *testing.T) {
+	bomb, err := os.ReadFile("../../mappings/testdata/invalid/alias-bomb.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	files := map[string]string{"config/mappings/lol.yaml": string(bomb)}
+	for _, name := range []string{"device.yaml", "asset.yaml"} {
+		b, err := os.ReadFile("../../examples/thermostat/config/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files["config/"+name] = string(b)
+	}
+	writeFiles(t, dir, files)
+	const want = "lol.yaml:7:30: x4[7]: YAML aliases expand to more than 100000 values"
+	for _, args := range [][]string{
+		{"validate", "--config", filepath.Join(dir, "config")},
+		{"test", filepath.Join(dir, "config", "mappings")},
+		{"run", "--config", filepath.Join(dir, "config"), "--broker", "mqtt://127.0.0.1:1"},
+	} {
+		code, out, errs := runCLI(t, args...)
+		if code != exitFailure || !strings.Contains(out+errs, want) {
+			t.Errorf("%s: exit %d, want %d with %q\nstdout:\n%s\nstderr:\n%s", args[0], code, exitFailure, want, out, errs)
+		}
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/http-connector/http-connector/engine/adr"
 	"github.com/http-connector/http-connector/engine/plan"
 	"github.com/http-connector/http-connector/engine/resourcefile"
+	"github.com/http-connector/http-connector/internal/yamlfile"
 	"github.com/http-connector/http-connector/mappings"
 )
 
@@ -75,7 +76,7 @@ func (l *Loader) LoadDir(fsys fs.FS, dir, display string) (*Config, error) {
 	cfg, perrs := withLib.Build(res)
 	errs = append(errs, perrs...)
 	if len(errs)+len(merrs) > 0 {
-		resourcefile.SortErrors(errs)
+		yamlfile.SortErrors(errs)
 		return nil, Errors(append(merrs, errs...))
 	}
 	cfg.Mappings = lib
@@ -214,7 +215,7 @@ func AssetContext(name string, a *adr.Asset, path string) string {
 }
 
 func fileError(r *resourcefile.Resource, context, path, msg, detail string) error {
-	return &resourcefile.Error{File: r.File, Line: r.LineOf(path), Context: context, Path: path, Message: msg, Detail: detail}
+	return &yamlfile.Error{File: r.File, Line: r.LineOf(path), Context: context, Path: path, Message: msg, Detail: detail}
 }
 
 func known(devices map[string]*resourcefile.Resource) string {

@@ -8,6 +8,7 @@ import (
 	"testing/fstest"
 
 	"github.com/http-connector/http-connector/engine/plan"
+	"github.com/http-connector/http-connector/internal/yamlfile"
 	"github.com/http-connector/http-connector/mappings"
 )
 
@@ -67,7 +68,7 @@ func (m mappingSource) load(fsys fs.FS, dir, display string) (*mappings.Library,
 	}
 	lib, lerrs := mappings.NewLibrary(files...)
 	errs = append(errs, lerrs...)
-	mappings.SortErrors(errs)
+	yamlfile.SortErrors(errs)
 	return lib, errs
 }
 

@@ -9,9 +9,8 @@ import (
 	"reflect"
 	"testing"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/http-connector/http-connector/engine/adr"
+	"github.com/http-connector/http-connector/internal/yamlfile"
 )
 
 // specSeeds are specs that take each way through decode: what assign takes
@@ -24,6 +23,7 @@ var specSeeds = []string{
 	`{version: -1}`,
 	`{version: 1.5}`,
 	`{version: 1e3}`,
+	`{version: 1000, enabled: true, description: "1e3"}`,
 	`{version: "1"}`,
 	`{version: null}`,
 	`{enabled: null, attributes: null, datasets: null}`,
@@ -60,16 +60,9 @@ func FuzzDecode(f *testing.F) {
 	})
 	d := newSpecDecoder(reflect.TypeFor[adr.Device](), reflect.TypeFor[adr.Asset]())
 	f.Fuzz(func(t *testing.T, data []byte) {
-		dec := yaml.NewDecoder(bytes.NewReader(data))
-		for range 4 {
-			var doc yaml.Node
-			if dec.Decode(&doc) != nil || len(doc.Content) == 0 {
-				return
-			}
-			v, err := (&converter{}).value(doc.Content[0], "")
-			if err != nil {
-				continue
-			}
+		docs, _ := yamlfile.Read("fuzz.yaml", data)
+		for _, doc := range docs[:min(len(docs), 4)] {
+			v := doc.Value
 			specs := []any{v}
 			if m, ok := v.(map[string]any); ok && m["spec"] != nil {
 				specs = append(specs, m["spec"])
@@ -86,14 +79,11 @@ func TestDecodeSeeds(t *testing.T) {
 	d := newSpecDecoder(reflect.TypeFor[adr.Device](), reflect.TypeFor[adr.Asset]())
 	took := 0
 	for _, s := range specSeeds {
-		var n yaml.Node
-		if err := yaml.Unmarshal([]byte(s), &n); err != nil {
-			t.Fatalf("%s: %v", s, err)
+		docs, errs := yamlfile.Read("seed.yaml", []byte(s))
+		if len(errs) > 0 || len(docs) != 1 {
+			t.Fatalf("%s: %v", s, errs)
 		}
-		spec, err := (&converter{}).value(n.Content[0], "")
-		if err != nil {
-			t.Fatalf("%s: %v", s, err)
-		}
+		spec := docs[0].Value
 		var a adr.Asset
 		if d.assign(reflect.ValueOf(&a).Elem(), spec) {
 			took++

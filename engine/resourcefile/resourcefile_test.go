@@ -84,22 +84,22 @@ func TestLineOf(t *testing.T) {
 }
 
 // The problems of a resource name the lines of their fields, in List items
-// too; a top-level key "" takes the line of the resource itself.
+// too, and a top-level key "" its own line.
 func TestProblemLines(t *testing.T) {
 	for _, c := range []struct{ name, file, want string }{
 		{
 			name: "list items",
 			file: "kind: List\nitems:\n  - kind: Device\n    metadata: {name: a}\n    spec:\n      enabled: 1\n  - kind: Device\n    metadata: {name: b}\n    spec: {}\n    x: 1\n",
-			want: `f.yaml:3: device "a": items[0].: missing properties: 'apiVersion'
+			want: `f.yaml:3: device "a": items[0]: missing properties: 'apiVersion'
 f.yaml:6: device "a": items[0].spec.enabled: expected boolean, but got number
-f.yaml:7: device "b": items[1].: missing properties: 'apiVersion'
+f.yaml:7: device "b": items[1]: missing properties: 'apiVersion'
 f.yaml:10: device "b": items[1].x: unknown field`,
 		},
 		{
 			name: "top-level empty key",
 			file: "kind: Device\nmetadata: {name: d}\n\"\": 1\nspec: {}\n",
-			want: `f.yaml:3: device "d": missing properties: 'apiVersion'
-f.yaml:1: device "d": [""]: unknown field`,
+			want: `f.yaml:1: device "d": missing properties: 'apiVersion'
+f.yaml:3: device "d": [""]: unknown field`,
 		},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -23,7 +23,8 @@ import (
 	"github.com/knadh/koanf/providers/confmap"
 	"github.com/knadh/koanf/providers/env/v2"
 	"github.com/knadh/koanf/v2"
-	"go.yaml.in/yaml/v3"
+
+	"github.com/http-connector/http-connector/internal/yamlfile"
 )
 
 // EnvPrefix starts every environment variable the connector reads.
@@ -127,9 +128,19 @@ func Load(src Sources) (*Settings, error) {
 		if err != nil {
 			return nil, fmt.Errorf("settings file: %w", err)
 		}
-		var m map[string]any
-		if err := yaml.Unmarshal(b, &m); err != nil {
-			return nil, fmt.Errorf("settings file %s: %v", src.File, strings.TrimPrefix(err.Error(), "yaml: "))
+		docs, errs := yamlfile.Read(src.File, b)
+		if len(errs) > 0 {
+			return nil, fmt.Errorf("settings file %w", errors.Join(errs...))
+		}
+		m := map[string]any{}
+		switch {
+		case len(docs) > 1:
+			return nil, fmt.Errorf("settings file %s:%d: a settings file holds one YAML document", src.File, docs[1].Line)
+		case len(docs) == 1:
+			var ok bool
+			if m, ok = docs[0].Value.(map[string]any); !ok {
+				return nil, fmt.Errorf("settings file %s:%d: expected a mapping of settings", src.File, docs[0].Line)
+			}
 		}
 		if err := k.Load(confmap.Provider(m, ""), nil); err != nil {
 			return nil, fmt.Errorf("settings file %s: %w", src.File, err)

@@ -1,6 +1,7 @@
 package settings
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,7 +11,7 @@ import (
 
 func TestPrecedence(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "settings.yaml")
-	err := os.WriteFile(file, []byte("broker: mqtt://127.0.0.1:1000\nlogLevel: debug\nrequestTimeout: 3s\nsecrets:\n  env:\n    creds.v1/password: PASS\n"), 0o644)
+	err := os.WriteFile(file, []byte("broker: mqtt://127.0.0.1:1000\nlogLevel: debug\nrequestTimeout: 3s\npublishQueueSize: 500\nmaxResponseBytes: 0x100000\nsecrets:\n  env:\n    creds.v1/password: PASS\n"), 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,6 +29,9 @@ func TestPrecedence(t *testing.T) {
 	want.DefaultSamplingInterval = 250 * time.Millisecond // environment
 	want.LogLevel = "error"                               // flag over environment over file
 	want.Secrets.Env = map[string]string{"creds.v1/password": "PASS"}
+	if s.PublishQueueSize != 500 || s.MaxResponseBytes != 1<<20 {
+		t.Errorf("numbers from the file: publishQueueSize %d, maxResponseBytes %d", s.PublishQueueSize, s.MaxResponseBytes)
+	}
 	if s.Broker != want.Broker || s.RequestTimeout != want.RequestTimeout || s.DefaultSamplingInterval != want.DefaultSamplingInterval || s.LogLevel != want.LogLevel || s.Secrets.Env["creds.v1/password"] != "PASS" || s.ClientID != want.ClientID {
 		t.Errorf("got %+v\nwant %+v", *s, want)
 	}
@@ -35,8 +39,10 @@ func TestPrecedence(t *testing.T) {
 
 func TestErrors(t *testing.T) {
 	dir := t.TempDir()
+	n := 0
 	write := func(body string) string {
-		f := filepath.Join(dir, "s.yaml")
+		n++
+		f := filepath.Join(dir, fmt.Sprintf("s%d.yaml", n))
 		if err := os.WriteFile(f, []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -53,6 +59,8 @@ func TestErrors(t *testing.T) {
 		{"bad duration", Sources{Environ: []string{"HTTP_CONNECTOR_REQUEST_TIMEOUT=soon"}}, "settings: requestTimeout: time: invalid duration"},
 		{"bad level", Sources{Flags: map[string]any{"logLevel": "loud"}}, `settings: logLevel: "loud" is not one of trace, debug, info, warn, error`},
 		{"missing file", Sources{File: filepath.Join(dir, "nope.yaml")}, "settings file: open"},
+		{"two documents", Sources{File: write("logLevel: info\n---\nlogLevel: debug\n")}, "s2.yaml:3: a settings file holds one YAML document"},
+		{"alias bomb", Sources{File: write("a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n")}, "YAML aliases expand to more than 100000 values"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -54,6 +54,17 @@ mappings:
       {version: %d, site: $assetAttributes.site, desired: .desiredTemperature}
 `
 
+// aliasBomb is a mapping file whose aliases expand to 10^levels values.
+func aliasBomb(levels int) string {
+	var b strings.Builder
+	b.WriteString("namespace: site\nx0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n")
+	for i := 1; i < levels; i++ {
+		fmt.Fprintf(&b, "x%d: &a%d [%s]\n", i, i, strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*a%d, ", i-1), 10), ", "))
+	}
+	fmt.Fprintf(&b, "mappings:\n  status: {kind: dataset, jq: ., description: *a%d}\n", levels-1)
+	return b.String()
+}
+
 // syncBuffer is a log sink for a logger used by several goroutines.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -187,6 +198,23 @@ func TestReloadMappingFile(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), `site.yaml:6:77: mapping \"site/status\": mappings.status.jq: jq syntax error: unexpected end of input`) {
 		t.Errorf("the log does not name the fault with its position:\n%s", logs.String())
+	}
+
+	// An alias bomb: refused with its file and line, and version 1 keeps
+	// running (the process does not read it until it runs out of memory).
+	writeFile(t, mappingFile, aliasBomb(9))
+	waitFor(t, "report of the alias bomb", 5*time.Second, func() bool {
+		return strings.Contains(logs.String(), "YAML aliases expand to more than 100000 values")
+	})
+	if !strings.Contains(logs.String(), `mappings/site.yaml:6:45: x4[7]: YAML aliases expand to more than 100000 values`) {
+		t.Errorf("the alias bomb is not reported with its file and line:\n%s", logs.String())
+	}
+	mark = count()
+	waitFor(t, "messages after the alias bomb", 5*time.Second, func() bool { return count() >= mark+3 })
+	for _, m := range messages(mark) {
+		if m.Version != 1 {
+			t.Fatalf("after an alias bomb: got version %d, want the last good version 1", m.Version)
+		}
 	}
 
 	// The fixed edit: the next messages are version 2, and no version 1
