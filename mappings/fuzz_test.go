@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/http-connector/http-connector/engine/plan"
-	"github.com/http-connector/http-connector/engine/sampling"
+	"github.com/http-connector/http-connector/internal/plan"
+	"github.com/http-connector/http-connector/internal/sampling"
 	"github.com/http-connector/http-connector/mappings"
 )
 

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/http-connector/http-connector/engine/plan"
-	"github.com/http-connector/http-connector/engine/sampling"
+	"github.com/http-connector/http-connector/internal/plan"
+	"github.com/http-connector/http-connector/internal/sampling"
 	"github.com/http-connector/http-connector/mappings"
 )
 

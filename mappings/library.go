@@ -12,7 +12,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/http-connector/http-connector/engine/plan"
+	"github.com/http-connector/http-connector/internal/plan"
 	"github.com/http-connector/http-connector/internal/yamlfile"
 )
 

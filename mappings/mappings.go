@@ -20,8 +20,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/http-connector/http-connector/engine/mapping"
-	"github.com/http-connector/http-connector/engine/plan"
+	"github.com/http-connector/http-connector/internal/mapping"
+	"github.com/http-connector/http-connector/internal/plan"
 	"github.com/http-connector/http-connector/internal/yamlfile"
 	"github.com/http-connector/http-connector/schemas"
 )

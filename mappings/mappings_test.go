@@ -14,7 +14,7 @@ import (
 	"testing"
 	"testing/fstest"
 
-	"github.com/http-connector/http-connector/engine/plan"
+	"github.com/http-connector/http-connector/internal/plan"
 	"github.com/http-connector/http-connector/mappings"
 	"github.com/http-connector/http-connector/schemas"
 )

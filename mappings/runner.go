@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/http-connector/http-connector/engine/plan"
+	"github.com/http-connector/http-connector/internal/plan"
 )
 
 // TestTimeout bounds the evaluation of one test case, like the connector

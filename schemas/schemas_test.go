@@ -217,7 +217,7 @@ func documents(data []byte) []any {
 // accepts, the library accepts.
 func FuzzValid(f *testing.F) {
 	var files []string
-	for _, g := range []string{"../examples/*/config/*.yaml", "../examples/*/config/mappings/*.yaml", "../examples/aio/*.yaml", "../engine/config/testdata/*/*/*.yaml", "../engine/config/testdata/*/*/*.json", "../mappings/*.yaml"} {
+	for _, g := range []string{"../examples/*/config/*.yaml", "../examples/*/config/mappings/*.yaml", "../examples/aio/*.yaml", "../internal/config/testdata/*/*/*.yaml", "../internal/config/testdata/*/*/*.json", "../mappings/*.yaml"} {
 		m, _ := filepath.Glob(g)
 		files = append(files, m...)
 	}

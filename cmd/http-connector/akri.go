@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/http-connector/http-connector/engine/akri"
-	"github.com/http-connector/http-connector/engine/akrimount"
-	"github.com/http-connector/http-connector/engine/fetch"
-	"github.com/http-connector/http-connector/engine/mqttclient"
-	"github.com/http-connector/http-connector/engine/publish"
-	"github.com/http-connector/http-connector/engine/settings"
-	"github.com/http-connector/http-connector/engine/standalone"
+	"github.com/http-connector/http-connector/internal/akrimount"
+	"github.com/http-connector/http-connector/internal/fetch"
+	"github.com/http-connector/http-connector/internal/mqttclient"
+	"github.com/http-connector/http-connector/internal/publish"
+	"github.com/http-connector/http-connector/internal/settings"
+	"github.com/http-connector/http-connector/internal/source/akri"
+	"github.com/http-connector/http-connector/internal/source/folder"
 )
 
 // getenvString is getenv without the presence flag, as akrimount reads it.
@@ -34,7 +34,7 @@ func runAkri(ctx context.Context, e *env, s *settings.Settings) int {
 	if environment.LogLevel != nil {
 		log = log.Level(*environment.LogLevel)
 	}
-	loader, err := standalone.Loader(s)
+	loader, err := folder.Loader(s)
 	if err != nil {
 		fmt.Fprintln(e.stderr, err)
 		return exitFailure

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/http-connector/http-connector/engine/bench"
+	"github.com/http-connector/http-connector/internal/bench"
 )
 
 func cmdBench(ctx context.Context, e *env, args []string) int {

@@ -11,9 +11,9 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/http-connector/http-connector/engine/config"
-	"github.com/http-connector/http-connector/engine/settings"
-	"github.com/http-connector/http-connector/engine/standalone"
+	"github.com/http-connector/http-connector/internal/config"
+	"github.com/http-connector/http-connector/internal/settings"
+	"github.com/http-connector/http-connector/internal/source/folder"
 )
 
 // Exit statuses.
@@ -183,7 +183,7 @@ func loadConfig(e *env, s *settings.Settings) (cfg *config.Config, code int, don
 		fmt.Fprintln(e.stderr, err)
 		return nil, exitFailure, true
 	}
-	loader, err := standalone.Loader(s)
+	loader, err := folder.Loader(s)
 	if err != nil {
 		fmt.Fprintln(e.stderr, err)
 		return nil, exitFailure, true

@@ -52,8 +52,8 @@ func TestValidate(t *testing.T) {
 		t.Errorf("thermostat example: exit %d\nstdout: %s\nstderr: %s", code, out, errs)
 	}
 
-	code, _, errs = runCLI(t, "validate", "--config", "../../engine/config/testdata/invalid/bad-method")
-	want := `../../engine/config/testdata/invalid/bad-method/asset.yaml:12: asset "a" dataset "d" data point "p": spec.datasets[0].dataPoints[0].dataPointConfiguration.HttpRequestMethod: value must be one of "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", got "FETCH"
+	code, _, errs = runCLI(t, "validate", "--config", "../../internal/config/testdata/invalid/bad-method")
+	want := `../../internal/config/testdata/invalid/bad-method/asset.yaml:12: asset "a" dataset "d" data point "p": spec.datasets[0].dataPoints[0].dataPointConfiguration.HttpRequestMethod: value must be one of "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", got "FETCH"
 1 problem
 `
 	if code != exitFailure || errs != want {

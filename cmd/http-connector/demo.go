@@ -10,9 +10,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/http-connector/http-connector/engine/mqttclient"
-	"github.com/http-connector/http-connector/engine/standalone"
 	"github.com/http-connector/http-connector/examples/thermostat"
+	"github.com/http-connector/http-connector/internal/mqttclient"
+	"github.com/http-connector/http-connector/internal/source/folder"
 )
 
 const demoThermostatAddr = "127.0.0.1:3000"
@@ -66,7 +66,7 @@ func cmdDemo(ctx context.Context, e *env, args []string) int {
 		}
 	}()
 	var out sync.Mutex
-	err = standalone.Run(ctx, standalone.Options{
+	err = folder.Run(ctx, folder.Options{
 		Settings:           s,
 		Config:             cfg,
 		Display:            "examples/thermostat/config",

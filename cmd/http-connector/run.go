@@ -8,9 +8,9 @@ import (
 	"runtime/debug"
 	"sync"
 
-	"github.com/http-connector/http-connector/engine/akrimount"
-	"github.com/http-connector/http-connector/engine/config"
-	"github.com/http-connector/http-connector/engine/standalone"
+	"github.com/http-connector/http-connector/internal/akrimount"
+	"github.com/http-connector/http-connector/internal/config"
+	"github.com/http-connector/http-connector/internal/source/folder"
 )
 
 func cmdRun(ctx context.Context, e *env, args []string) int {
@@ -37,7 +37,7 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 	log := newLogger(e.stderr, s)
 	gc := lowerGCForStartup()
 	defer gc.restore()
-	err := standalone.Run(ctx, standalone.Options{
+	err := folder.Run(ctx, folder.Options{
 		Settings:  s,
 		Config:    os.DirFS(s.Config),
 		Display:   s.Config,

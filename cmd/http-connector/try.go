@@ -12,10 +12,10 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/http-connector/http-connector/engine/fetch"
-	"github.com/http-connector/http-connector/engine/plan"
-	"github.com/http-connector/http-connector/engine/sampling"
-	"github.com/http-connector/http-connector/engine/standalone"
+	"github.com/http-connector/http-connector/internal/fetch"
+	"github.com/http-connector/http-connector/internal/plan"
+	"github.com/http-connector/http-connector/internal/sampling"
+	"github.com/http-connector/http-connector/internal/source/folder"
 )
 
 func cmdTry(ctx context.Context, e *env, args []string) int {
@@ -70,12 +70,12 @@ func cmdTry(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stdout, "note: asset %q is disabled (or its device is): run does not sample it\n", asset.Name)
 	}
 
-	creds, err := standalone.Credentials(s, e.getenv)(asset.Endpoint)
+	creds, err := folder.Credentials(s, e.getenv)(asset.Endpoint)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "http-connector try: device %q endpoint %q: credentials: %v\n", asset.Endpoint.Device, asset.Endpoint.Name, err)
 		return exitFailure
 	}
-	fo := standalone.FetchOptions(s)
+	fo := folder.FetchOptions(s)
 	fo.Credentials = creds
 	client := fetch.New(fo)
 	defer client.Close()

@@ -1,0 +1,679 @@
+// Package plan turns ADR devices and assets into sampling plans: typed,
+// validated and compiled once when the configuration loads. Stringified-JSON
+// configuration is checked against the embedded JSON Schemas, URLs are
+// parsed, requests are built and de-duplicated and jq is compiled here, so
+// nothing is parsed or compiled per sample. Every problem is reported at
+// once with the path of the field at fault.
+package plan
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/http-connector/http-connector/internal/adr"
+	"github.com/http-connector/http-connector/internal/mapping"
+	"github.com/http-connector/http-connector/internal/messageschema"
+	"github.com/http-connector/http-connector/schemas"
+)
+
+// Defaults are the connector-wide values a plan falls back on.
+type Defaults struct {
+	SamplingInterval time.Duration // when neither dataset nor asset sets one
+	RequestTimeout   time.Duration // upper bound of the per-request timeout
+}
+
+// Endpoint is one device inbound endpoint, ready to be dialled.
+type Endpoint struct {
+	Device   string
+	Name     string
+	Address  *url.URL
+	Auth     Auth
+	Trust    string // trust list secret name, if any
+	Enabled  bool
+	UUID     string
+	External string // externalDeviceId
+	Version  uint64
+}
+
+// Key identifies an endpoint: "device/endpoint".
+func (e *Endpoint) Key() string { return e.Device + "/" + e.Name }
+
+// Auth names the credentials of an endpoint; it never holds secrets.
+type Auth struct {
+	Method              string // adr.AuthAnonymous, adr.AuthUsernamePassword, adr.AuthCertificate
+	UsernameSecret      string
+	PasswordSecret      string
+	CertificateSecret   string
+	IntermediatesSecret string
+	KeySecret           string
+}
+
+// Asset is an asset's sampling plan.
+type Asset struct {
+	Name     string
+	Endpoint *Endpoint
+	Enabled  bool
+	UUID     string
+	External string // externalAssetId
+	Version  uint64
+	Datasets []*Dataset
+	// Fingerprint changes whenever the asset's definition or its
+	// endpoint's does: a running asset with another fingerprint restarts.
+	Fingerprint string
+}
+
+// Dataset is one dataset's sampling plan.
+type Dataset struct {
+	Asset    string
+	Name     string
+	TypeRef  string
+	Source   string // the dataset's dataSource as written
+	Interval time.Duration
+	Timeout  time.Duration // per request
+	Requests []*Request    // distinct requests of one sample
+	Points   []*Point      // empty: the message is the one request's response
+	Mapping  *mapping.Program
+	Targets  []Destination
+	// MappingName is the library name of Mapping, when it is a named one.
+	MappingName string
+	// MessageSchema is the declared schema of the messages (canonical
+	// JSON text), empty when it is to be derived from the first message.
+	MessageSchema string
+	// AssetAttributes is $assetAttributes: the asset's attributes, shared
+	// by its datasets and never modified; nil when the dataset runs no jq.
+	AssetAttributes map[string]any
+}
+
+// Mapped reports whether a sample of d runs jq: a dataset mapping or a
+// data point's.
+func (d *Dataset) Mapped() bool {
+	if d.Mapping != nil {
+		return true
+	}
+	for _, p := range d.Points {
+		if p.Mapping != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// Request is one prepared HTTP request.
+type Request struct {
+	Method string
+	URL    string
+	Header http.Header
+	Body   []byte
+}
+
+// Point is one data point's plan.
+type Point struct {
+	Name    string
+	Request int              // index into Dataset.Requests
+	Mapping *mapping.Program // optional jq on the parsed response
+	Key     []byte           // the JSON-encoded name, with the colon
+	// MappingName is the library name of Mapping, when it is a named one.
+	MappingName string
+}
+
+// Destination is an MQTT destination of a dataset.
+type Destination struct {
+	Topic  string
+	QoS    byte
+	Retain bool
+	Expiry uint32 // seconds; 0: no expiry
+}
+
+// Variables of a dataset jq program, in the order Run takes them.
+var DatasetVariables = []string{"asset", "dataset", "timestamp", "assetAttributes"}
+
+// Variables of a data point jq program, in the order Run takes them.
+var PointVariables = []string{"asset", "dataset", "dataPoint", "timestamp", "assetAttributes"}
+
+// Planner builds plans. It holds the compiled configuration schemas and is
+// safe for concurrent use.
+type Planner struct {
+	defaults  Defaults
+	datasetV  *schemas.Validator
+	dataPoint *schemas.Validator
+	library   Library // named mappings; see WithLibrary
+}
+
+// NewPlanner compiles the configuration schemas.
+func NewPlanner(d Defaults) (*Planner, error) {
+	if d.SamplingInterval <= 0 {
+		d.SamplingInterval = time.Second
+	}
+	if d.RequestTimeout <= 0 {
+		d.RequestTimeout = 10 * time.Second
+	}
+	dv, err := schemas.Compile(schemas.DatasetConfiguration)
+	if err != nil {
+		return nil, err
+	}
+	pv, err := schemas.Compile(schemas.DataPointConfiguration)
+	if err != nil {
+		return nil, err
+	}
+	return &Planner{defaults: d, datasetV: dv, dataPoint: pv}, nil
+}
+
+// Problems collects configuration errors with their field paths.
+type Problems []Problem
+
+// Problem is one configuration error.
+type Problem struct {
+	Path    string // spec.datasets[0].dataPoints[1].dataPointConfiguration.HttpRequestMethod
+	Message string
+	Detail  string // optional extra lines (a jq snippet with a caret)
+}
+
+func (p Problem) Error() string {
+	s := p.Message
+	if p.Path != "" {
+		s = p.Path + ": " + s
+	}
+	return s
+}
+
+func (ps *Problems) add(path, format string, args ...any) {
+	*ps = append(*ps, Problem{Path: path, Message: fmt.Sprintf(format, args...)})
+}
+
+// Endpoint builds the plan of a device's inbound endpoint. Paths in problems
+// are relative to the device spec ("spec.endpoints.inbound.x.address").
+func (pl *Planner) Endpoint(device string, d *adr.Device, name string) (*Endpoint, Problems) {
+	var probs Problems
+	path := schemas.Path("/spec/endpoints/inbound/" + strings.ReplaceAll(strings.ReplaceAll(name, "~", "~0"), "/", "~1"))
+	ep := d.Inbound(name)
+	if ep == nil {
+		probs.add("spec.endpoints.inbound", "no inbound endpoint %q", name)
+		return nil, probs
+	}
+	out := &Endpoint{Device: device, Name: name, Enabled: d.IsEnabled(), UUID: d.UUID, External: d.ExternalDeviceID}
+	if d.Version != nil {
+		out.Version = *d.Version
+	}
+	u, err := url.Parse(ep.Address)
+	switch {
+	case err != nil:
+		probs.add(path+".address", "not a URL: %v", err)
+	case u.Scheme != "http" && u.Scheme != "https":
+		probs.add(path+".address", "must be an http:// or https:// URL, got %q", ep.Address)
+	case u.Host == "":
+		probs.add(path+".address", "has no host: %q", ep.Address)
+	case u.User != nil:
+		probs.add(path+".address", "must not hold credentials: use authentication")
+	default:
+		out.Address = u
+	}
+	if a := ep.Authentication; a != nil {
+		out.Auth.Method = a.Method
+		switch a.Method {
+		case adr.AuthUsernamePassword:
+			if c := a.UsernamePasswordCredentials; c == nil {
+				probs.add(path+".authentication.usernamePasswordCredentials", "required for method UsernamePassword")
+			} else {
+				out.Auth.UsernameSecret, out.Auth.PasswordSecret = c.UsernameSecretName, c.PasswordSecretName
+			}
+		case adr.AuthCertificate:
+			if c := a.X509Credentials; c == nil {
+				probs.add(path+".authentication.x509Credentials", "required for method Certificate")
+			} else {
+				out.Auth.CertificateSecret = c.CertificateSecretName
+				out.Auth.IntermediatesSecret = c.IntermediateCertificatesSecretName
+				out.Auth.KeySecret = c.KeySecretName
+			}
+		}
+	} else {
+		out.Auth.Method = adr.AuthAnonymous
+	}
+	if ep.TrustSettings != nil {
+		out.Trust = ep.TrustSettings.TrustList
+	}
+	return out, probs
+}
+
+// Asset builds an asset's plan against its endpoint (which may be nil when
+// the endpoint itself is broken; the datasets are still checked). Paths in
+// problems are relative to the asset resource ("spec.datasets[0].name").
+func (pl *Planner) Asset(name string, a *adr.Asset, ep *Endpoint) (*Asset, Problems) {
+	var probs Problems
+	out := &Asset{Name: name, Endpoint: ep, Enabled: a.IsEnabled(), UUID: a.UUID, External: a.ExternalAssetID}
+	if a.Version != nil {
+		out.Version = *a.Version
+	}
+	defaults, err := decodeConfig(a.DefaultDatasetsConfiguration)
+	if err != nil {
+		probs.add("spec.defaultDatasetsConfiguration", "%v", err)
+		defaults = nil
+	} else {
+		probs = append(probs, pl.validate(pl.datasetV, defaults, "spec.defaultDatasetsConfiguration")...)
+	}
+	seen := map[string]int{}
+	for i := range a.Datasets {
+		ds := &a.Datasets[i]
+		path := fmt.Sprintf("spec.datasets[%d]", i)
+		if j, dup := seen[ds.Name]; dup {
+			probs.add(path+".name", "duplicate dataset name %q (also spec.datasets[%d])", ds.Name, j)
+			continue
+		}
+		seen[ds.Name] = i
+		d, dprobs := pl.dataset(name, a, ds, defaults, ep, path)
+		probs = append(probs, dprobs...)
+		if d != nil {
+			out.Datasets = append(out.Datasets, d)
+		}
+	}
+	// $assetAttributes, for the datasets that run jq: most run none, and
+	// thousands of assets need not hold a copy each.
+	var attrs map[string]any
+	for _, d := range out.Datasets {
+		if !d.Mapped() {
+			continue
+		}
+		if attrs == nil {
+			attrs = make(map[string]any, len(a.Attributes))
+			for k, v := range a.Attributes {
+				attrs[k] = v
+			}
+		}
+		d.AssetAttributes = attrs
+	}
+	out.Fingerprint = fingerprint(name, a, ep, pl.mappingPrints(out.Datasets))
+	return out, probs
+}
+
+func (pl *Planner) validate(v *schemas.Validator, doc map[string]any, path string) Problems {
+	var probs Problems
+	for _, viol := range v.Validate(doc) {
+		p := path
+		if viol.Path != "" {
+			p += "." + viol.Path
+		}
+		probs.add(p, "%s", viol.Message)
+	}
+	return probs
+}
+
+// datasetConfig is the decoded dataset configuration.
+type datasetConfig struct {
+	SamplingInterval    *int64  `json:"samplingInterval"`
+	SamplingIntervalAlt *int64  `json:"SamplingInterval"`
+	RequestTimeout      *int64  `json:"requestTimeout"`
+	JQ                  *string `json:"jq"`
+	Mapping             *string `json:"mapping"`
+	MessageSchema       any     `json:"messageSchema"`
+}
+
+// pointConfig is the decoded data point configuration.
+type pointConfig struct {
+	Method  string            `json:"HttpRequestMethod"`
+	Body    json.RawMessage   `json:"body"`
+	Headers map[string]string `json:"headers"`
+	Query   map[string]string `json:"query"`
+	JQ      *string           `json:"jq"`
+	Mapping *string           `json:"mapping"`
+}
+
+func (pl *Planner) dataset(asset string, a *adr.Asset, ds *adr.Dataset, defaults map[string]any, ep *Endpoint, path string) (*Dataset, Problems) {
+	var probs Problems
+	own, err := decodeConfig(ds.DatasetConfiguration)
+	if err != nil {
+		probs.add(path+".datasetConfiguration", "%v", err)
+		own = nil
+	} else {
+		probs = append(probs, pl.validate(pl.datasetV, own, path+".datasetConfiguration")...)
+	}
+	merged := map[string]any{}
+	for k, v := range defaults {
+		merged[k] = v
+	}
+	// The two spellings of the interval are one setting: the dataset's own
+	// value overrides the asset default in either spelling.
+	_, lower := own["samplingInterval"]
+	_, upper := own["SamplingInterval"]
+	if lower || upper {
+		delete(merged, "samplingInterval")
+		delete(merged, "SamplingInterval")
+	}
+	// So are jq and mapping: the dataset's own replaces the asset default.
+	_, jq := own["jq"]
+	_, named := own["mapping"]
+	if jq || named {
+		delete(merged, "jq")
+		delete(merged, "mapping")
+	}
+	for k, v := range own {
+		merged[k] = v
+	}
+	var cfg datasetConfig
+	if len(probs) == 0 {
+		if err := remarshal(merged, &cfg); err != nil {
+			probs.add(path+".datasetConfiguration", "%v", err)
+		}
+	}
+	d := &Dataset{Asset: asset, Name: ds.Name, TypeRef: ds.TypeRef, Source: ds.DataSource, Interval: pl.defaults.SamplingInterval}
+	switch {
+	case cfg.SamplingInterval != nil && cfg.SamplingIntervalAlt != nil:
+		probs.add(path+".datasetConfiguration", "samplingInterval and SamplingInterval are the same setting: give one")
+	case cfg.SamplingInterval != nil:
+		d.Interval = time.Duration(*cfg.SamplingInterval) * time.Millisecond
+	case cfg.SamplingIntervalAlt != nil:
+		d.Interval = time.Duration(*cfg.SamplingIntervalAlt) * time.Millisecond
+	}
+	d.Timeout = min(d.Interval*8/10, pl.defaults.RequestTimeout)
+	if cfg.RequestTimeout != nil {
+		d.Timeout = time.Duration(*cfg.RequestTimeout) * time.Millisecond
+		if d.Timeout >= d.Interval {
+			probs.add(path+".datasetConfiguration.requestTimeout", "%d ms must be shorter than the sampling interval (%d ms)", *cfg.RequestTimeout, d.Interval.Milliseconds())
+		}
+	}
+	if cfg.MessageSchema != nil {
+		text, err := messageschema.Normalize(cfg.MessageSchema)
+		if err != nil {
+			probs.add(path+".datasetConfiguration.messageSchema", "%v", err)
+		}
+		d.MessageSchema = text
+	}
+	if cfg.JQ != nil && cfg.Mapping != nil {
+		probs.add(path+".datasetConfiguration", "jq and mapping both give the dataset mapping: give one")
+	}
+	if cfg.JQ != nil {
+		prog, err := mapping.Compile(*cfg.JQ, mapping.Options{Variables: DatasetVariables})
+		if err != nil {
+			probs = append(probs, jqProblem(path+".datasetConfiguration.jq", err))
+		}
+		d.Mapping = prog
+	}
+	if cfg.Mapping != nil {
+		mpath := path + ".datasetConfiguration.mapping"
+		if !named {
+			mpath = "spec.defaultDatasetsConfiguration.mapping"
+		}
+		if m, err := pl.resolve(*cfg.Mapping, DatasetMapping); err != nil {
+			probs.add(mpath, "%v", err)
+		} else {
+			d.Mapping, d.MappingName = m.Program, m.Name
+		}
+	}
+
+	// Requests and data points.
+	byKey := map[string]int{}
+	request := func(r *Request) int {
+		k := requestKey(r)
+		if i, ok := byKey[k]; ok {
+			return i
+		}
+		d.Requests = append(d.Requests, r)
+		byKey[k] = len(d.Requests) - 1
+		return len(d.Requests) - 1
+	}
+	if len(ds.DataPoints) == 0 {
+		if ds.DataSource == "" {
+			probs.add(path, "has no data points and no dataSource: nothing to sample")
+		} else if r, err := buildRequest(ep, ds.DataSource, pointConfig{}); err != nil {
+			probs.add(path+".dataSource", "%v", err)
+		} else if r != nil {
+			request(r)
+		}
+	}
+	names := map[string]int{}
+	for i := range ds.DataPoints {
+		dp := &ds.DataPoints[i]
+		ppath := fmt.Sprintf("%s.dataPoints[%d]", path, i)
+		if j, dup := names[dp.Name]; dup {
+			probs.add(ppath+".name", "duplicate data point name %q (also %s.dataPoints[%d])", dp.Name, path, j)
+			continue
+		}
+		names[dp.Name] = i
+		raw, err := decodeConfig(dp.DataPointConfiguration)
+		if err != nil {
+			probs.add(ppath+".dataPointConfiguration", "%v", err)
+			continue
+		}
+		if vp := pl.validate(pl.dataPoint, raw, ppath+".dataPointConfiguration"); len(vp) > 0 {
+			probs = append(probs, vp...)
+			continue
+		}
+		var pc pointConfig
+		if err := remarshal(raw, &pc); err != nil {
+			probs.add(ppath+".dataPointConfiguration", "%v", err)
+			continue
+		}
+		source, sourcePath := dp.DataSource, ppath+".dataSource"
+		if source == "" {
+			source, sourcePath = ds.DataSource, path+".dataSource"
+		}
+		r, err := buildRequest(ep, source, pc)
+		if err != nil {
+			probs.add(sourcePath, "%v", err)
+			continue
+		}
+		if r == nil { // the endpoint is broken; that is reported with the device
+			continue
+		}
+		key, _ := json.Marshal(dp.Name)
+		pt := &Point{Name: dp.Name, Request: request(r), Key: append(key, ':')}
+		if pc.JQ != nil && pc.Mapping != nil {
+			probs.add(ppath+".dataPointConfiguration", "jq and mapping both give the data point mapping: give one")
+		}
+		if pc.JQ != nil {
+			prog, err := mapping.Compile(*pc.JQ, mapping.Options{Variables: PointVariables})
+			if err != nil {
+				probs = append(probs, jqProblem(ppath+".dataPointConfiguration.jq", err))
+			}
+			pt.Mapping = prog
+		}
+		if pc.Mapping != nil {
+			if m, err := pl.resolve(*pc.Mapping, DataPointMapping); err != nil {
+				probs.add(ppath+".dataPointConfiguration.mapping", "%v", err)
+			} else {
+				pt.Mapping, pt.MappingName = m.Program, m.Name
+			}
+		}
+		d.Points = append(d.Points, pt)
+	}
+
+	// Destinations.
+	dests, dpath := ds.Destinations, path+".destinations"
+	if len(dests) == 0 {
+		dests, dpath = a.DefaultDatasetsDestinations, "spec.defaultDatasetsDestinations"
+	}
+	if len(dests) == 0 {
+		probs.add(path+".destinations", "no destination: give the dataset destinations or the asset defaultDatasetsDestinations")
+	}
+	for i, dst := range dests {
+		t, err := destination(dst)
+		if err != nil {
+			probs.add(fmt.Sprintf("%s[%d]", dpath, i), "%v", err)
+			continue
+		}
+		d.Targets = append(d.Targets, t)
+	}
+	if len(probs) > 0 {
+		return nil, probs
+	}
+	return d, nil
+}
+
+func jqProblem(path string, err error) Problem {
+	p := Problem{Path: path, Message: err.Error()}
+	if se, ok := err.(*mapping.SyntaxError); ok {
+		p.Detail = se.Snippet()
+	}
+	return p
+}
+
+// remarshal decodes a validated configuration object into its struct.
+func remarshal(m map[string]any, v any) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
+func buildRequest(ep *Endpoint, source string, pc pointConfig) (*Request, error) {
+	r := &Request{Method: pc.Method} // Header stays nil without headers: thousands of requests need no empty map each
+	if r.Method == "" {
+		r.Method = http.MethodGet
+	}
+	var u *url.URL
+	src, err := url.Parse(source)
+	if err != nil {
+		return nil, fmt.Errorf("not a URL path: %v", err)
+	}
+	if src.IsAbs() {
+		if src.Scheme != "http" && src.Scheme != "https" {
+			return nil, fmt.Errorf("must be a path or an http(s) URL, got %q", source)
+		}
+		u = src
+	} else {
+		if ep == nil || ep.Address == nil {
+			return nil, nil
+		}
+		base := *ep.Address
+		u = &base
+		u.Path = strings.TrimSuffix(base.Path, "/") + "/" + strings.TrimPrefix(src.Path, "/")
+		if src.Path == "" {
+			u.Path = base.Path
+		}
+		u.RawPath = ""
+		if src.RawQuery != "" {
+			u.RawQuery = src.RawQuery
+		}
+	}
+	if len(pc.Query) > 0 {
+		q := u.Query()
+		keys := make([]string, 0, len(pc.Query))
+		for k := range pc.Query {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			q.Set(k, pc.Query[k])
+		}
+		cp := *u
+		cp.RawQuery = q.Encode()
+		u = &cp
+	}
+	r.URL = u.String()
+	if len(pc.Body) > 0 && string(pc.Body) != "null" {
+		var s string
+		if json.Unmarshal(pc.Body, &s) == nil {
+			r.Body = []byte(s)
+		} else {
+			r.Body = append([]byte(nil), pc.Body...)
+			r.Header = http.Header{"Content-Type": {"application/json"}}
+		}
+	}
+	for k, v := range pc.Headers {
+		if r.Header == nil {
+			r.Header = make(http.Header, len(pc.Headers))
+		}
+		r.Header.Set(k, v)
+	}
+	return r, nil
+}
+
+// requestKey identifies requests that can be fetched once for several points.
+func requestKey(r *Request) string {
+	var b strings.Builder
+	b.WriteString(r.Method)
+	b.WriteByte(' ')
+	b.WriteString(r.URL)
+	keys := make([]string, 0, len(r.Header))
+	for k := range r.Header {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(&b, "\n%s: %s", k, strings.Join(r.Header[k], ", "))
+	}
+	b.WriteString("\n\n")
+	b.Write(r.Body)
+	return b.String()
+}
+
+func destination(d adr.Destination) (Destination, error) {
+	var out Destination
+	if d.Target != adr.TargetMqtt {
+		return out, fmt.Errorf("target %s is not supported: use Mqtt", d.Target)
+	}
+	c := d.Configuration
+	if err := checkTopic(c.Topic); err != nil {
+		return out, fmt.Errorf("configuration.topic: %v", err)
+	}
+	out.Topic = c.Topic
+	switch c.Qos {
+	case adr.Qos0:
+		out.QoS = 0
+	default: // Qos1, or absent: QoS 1, so that nothing is silently lost
+		out.QoS = 1
+	}
+	out.Retain = c.Retain == adr.RetainKeep
+	if c.TTL != nil {
+		if *c.TTL > 1<<32-1 {
+			return out, fmt.Errorf("configuration.ttl: %d seconds is too long", *c.TTL)
+		}
+		out.Expiry = uint32(*c.TTL)
+	}
+	return out, nil
+}
+
+func checkTopic(t string) error {
+	switch {
+	case t == "":
+		return fmt.Errorf("required for target Mqtt")
+	case strings.ContainsAny(t, "+#"):
+		return fmt.Errorf("%q: wildcards + and # are not allowed in a topic name", t)
+	case strings.HasPrefix(t, "$"):
+		return fmt.Errorf("%q: topics starting with $ are reserved", t)
+	case strings.ContainsRune(t, 0):
+		return fmt.Errorf("%q: NUL is not allowed", t)
+	case len(t) > 65535:
+		return fmt.Errorf("longer than 65535 bytes")
+	}
+	return nil
+}
+
+func fingerprint(name string, a *adr.Asset, ep *Endpoint, mappings []string) string {
+	h := sha256.New()
+	enc := json.NewEncoder(h)
+	_ = enc.Encode(name)
+	_ = enc.Encode(a)
+	if ep != nil {
+		_ = enc.Encode(ep)
+	}
+	_ = enc.Encode(mappings)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// mappingPrints are the fingerprints of the named mappings datasets use,
+// in dataset and data point order.
+func (pl *Planner) mappingPrints(datasets []*Dataset) []string {
+	var out []string
+	add := func(name string) {
+		if m := pl.library[name]; name != "" && m != nil {
+			out = append(out, name+" "+m.Fingerprint)
+		}
+	}
+	for _, d := range datasets {
+		add(d.MappingName)
+		for _, p := range d.Points {
+			add(p.MappingName)
+		}
+	}
+	return out
+}

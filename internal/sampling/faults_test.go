@@ -1,0 +1,395 @@
+package sampling_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/http-connector/http-connector/internal/config"
+	"github.com/http-connector/http-connector/internal/connector"
+	"github.com/http-connector/http-connector/internal/fetch"
+	"github.com/http-connector/http-connector/internal/mqttclient"
+	"github.com/http-connector/http-connector/internal/plan"
+)
+
+// faultAsset is the YAML of a device at address and its asset with one
+// dataset "data" sampled every interval, published to the topic named after
+// the asset.
+func faultAsset(name, address string, interval time.Duration) string {
+	return fmt.Sprintf(`apiVersion: namespaces.deviceregistry.microsoft.com/v1
+kind: Device
+metadata:
+  name: %[1]s-device
+spec:
+  endpoints:
+    inbound:
+      http:
+        address: %[2]s
+        endpointType: Microsoft.Http
+---
+apiVersion: namespaces.deviceregistry.microsoft.com/v1
+kind: Asset
+metadata:
+  name: %[1]s
+spec:
+  deviceRef:
+    deviceName: %[1]s-device
+    endpointName: http
+  datasets:
+    - name: data
+      dataSource: /data
+      datasetConfiguration: '{"samplingInterval": %[3]d}'
+      destinations:
+        - target: Mqtt
+          configuration:
+            topic: %[1]s
+            qos: Qos1
+`, name, address, interval.Milliseconds())
+}
+
+// faultLoadAssets loads resource files through the one load path.
+func faultLoadAssets(t *testing.T, files map[string]string) []*plan.Asset {
+	t.Helper()
+	fsys := fstest.MapFS{}
+	for name, data := range files {
+		fsys[name] = &fstest.MapFile{Data: []byte(data)}
+	}
+	loader, err := config.NewLoader(plan.Defaults{SamplingInterval: time.Second, RequestTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loader.LoadDir(fsys, ".", "test")
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	return cfg.Assets
+}
+
+// faultRecorder is a Publisher that keeps every message by topic, and panics on
+// the topic "panicky".
+type faultRecorder struct {
+	mu  sync.Mutex
+	got map[string][][]byte
+}
+
+func (r *faultRecorder) Publish(_ context.Context, m *mqttclient.Message) error {
+	if m.Topic == "panicky" {
+		panic("mapping blew up")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.got == nil {
+		r.got = map[string][][]byte{}
+	}
+	r.got[m.Topic] = append(r.got[m.Topic], m.Payload)
+	return nil
+}
+
+func (r *faultRecorder) payloads(topic string) [][]byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([][]byte(nil), r.got[topic]...)
+}
+
+// faultStates records the latest state of every dataset.
+type faultStates struct {
+	mu    sync.Mutex
+	err   map[string]error
+	first map[string]error // the first failure reported
+	n     map[string]int   // state changes
+}
+
+func (s *faultStates) set(asset, _ string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err == nil {
+		s.err, s.first, s.n = map[string]error{}, map[string]error{}, map[string]int{}
+	}
+	s.err[asset] = err
+	if _, seen := s.first[asset]; !seen && err != nil {
+		s.first[asset] = err
+	}
+	s.n[asset]++
+}
+
+func (s *faultStates) get(asset string) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n[asset], s.err[asset]
+}
+
+// firstFailure is the first failure reported for asset: a later sample of
+// a broken device may fail otherwise on a loaded machine (a timeout).
+func (s *faultStates) firstFailure(asset string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.first[asset]
+}
+
+// faultCounter serves {"n": 1}, {"n": 2} … : the device that must keep its rhythm.
+func faultCounter(t *testing.T) *httptest.Server {
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"n":%d}`, n.Add(1))
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// faultSilent accepts connections and never answers.
+func faultSilent(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return "http://" + ln.Addr().String()
+}
+
+func faultServer(t *testing.T, h http.HandlerFunc) string {
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// TestFaultsStayInTheirDataset runs one healthy asset next to sick devices
+// and a panicking dataset: each sick dataset reports its own clear error and
+// the healthy one keeps its rhythm.
+func TestFaultsStayInTheirDataset(t *testing.T) {
+	const interval = 100 * time.Millisecond
+	const maxBody = 64 << 10
+	var hugeWritten atomic.Int64
+	sick := []struct {
+		asset, address, want string
+	}{
+		{"slow", faultServer(t, func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-time.After(2 * time.Second):
+			case <-r.Context().Done():
+			}
+		}), "GET http://127.0.0.1:*/data: no complete response in time: context deadline exceeded"},
+		{"silent", faultSilent(t), "GET http://127.0.0.1:*/data: no complete response in time: context deadline exceeded"},
+		{"midbody", faultServer(t, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", "100")
+			io.WriteString(w, `{"temperature": 2`)
+			conn, _, _ := w.(http.Hijacker).Hijack()
+			conn.Close()
+		}), "GET http://127.0.0.1:*/data: reading body: unexpected EOF"},
+		{"huge", faultServer(t, func(w http.ResponseWriter, r *http.Request) {
+			chunk := bytes.Repeat([]byte("x"), 32<<10)
+			for r.Context().Err() == nil {
+				n, err := w.Write(chunk)
+				hugeWritten.Add(int64(n))
+				if err != nil {
+					return
+				}
+			}
+		}), fmt.Sprintf("GET http://127.0.0.1:*/data: response body too large: more than %d bytes", maxBody)},
+		{"nested", faultServer(t, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, strings.Repeat("[", 20000)+strings.Repeat("]", 20000))
+		}), "GET http://127.0.0.1:*/data: response is not valid JSON: invalid character '[' exceeded max depth"},
+		{"html", faultServer(t, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(http.StatusBadGateway)
+			io.WriteString(w, "<html>\n<head><title>502 Bad Gateway</title></head>\n<body><h1>Bad Gateway</h1></body>\n</html>")
+		}), "GET http://127.0.0.1:*/data: HTTP 502 Bad Gateway: <html> <head><title>502 Bad Gateway</title></head> <body><h1>Bad Gateway</h1></body> </html>"},
+		{"notjson", faultServer(t, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, "<html><body>Please log in</body></html>")
+		}), "GET http://127.0.0.1:*/data: response is not valid JSON: invalid character '<' looking for beginning of value"},
+		{"binary", faultServer(t, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain")
+			w.Write([]byte("temp=\xff\xfe\x00"))
+		}), "GET http://127.0.0.1:*/data: response is neither JSON nor UTF-8 text"},
+		{"panicky", faultCounter(t).URL, "internal error: mapping blew up"},
+	}
+	files := map[string]string{"steady.yaml": faultAsset("steady", faultCounter(t).URL, interval)}
+	for _, s := range sick {
+		files[s.asset+".yaml"] = faultAsset(s.asset, s.address, interval)
+	}
+	assets := faultLoadAssets(t, files)
+
+	pub := &faultRecorder{}
+	st := &faultStates{}
+	conn := connector.New(connector.Options{
+		Logger:         zerolog.Nop(),
+		Publisher:      pub,
+		Fetch:          fetch.Options{MaxResponseBytes: maxBody},
+		OnDatasetState: st.set,
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		conn.Run(ctx)
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	if err := conn.Apply(ctx, assets); err != nil {
+		t.Fatalf("Apply: %v", err)
+	}
+	const window = 1500 * time.Millisecond
+	time.Sleep(window)
+
+	for _, s := range sick {
+		err := st.firstFailure(s.asset)
+		if err == nil {
+			t.Errorf("asset %s: no failure reported", s.asset)
+			continue
+		}
+		got := err.Error()
+		if s.address != "" {
+			got = strings.ReplaceAll(got, strings.TrimPrefix(s.address, "http://"), "127.0.0.1:*")
+		}
+		if got != s.want {
+			t.Errorf("asset %s failed with\n%s\nwant\n%s", s.asset, got, s.want)
+		}
+	}
+	if changes, err := st.get("steady"); changes != 0 {
+		t.Errorf("the healthy asset changed state %d times (last: %v)", changes, err)
+	}
+	got := pub.payloads("steady")
+	if min := int(window/interval) - 3; len(got) < min {
+		t.Errorf("the healthy asset published %d messages in %v, want at least %d: it lost its rhythm", len(got), window, min)
+	}
+	for i, p := range got {
+		var v struct{ N int }
+		if err := json.Unmarshal(p, &v); err != nil || v.N != i+1 {
+			t.Errorf("healthy message %d is %s, want n=%d", i, p, i+1)
+			break
+		}
+	}
+	if n := conn.Counters().Panics.Load(); n < 5 {
+		t.Errorf("%d panics recovered: the panicking dataset must run again on every tick", n)
+	}
+	// The size limit stops reading: the huge device cannot push much more
+	// than the limit plus what loopback sockets buffer.
+	if w, samples := hugeWritten.Load(), int64(window/interval); w > samples*(maxBody+16<<20) {
+		t.Errorf("the huge device wrote %d bytes in %d samples: the size limit did not stop the reads", w, samples)
+	}
+}
+
+// TestFailingDeviceIsPolledLessOften checks the backoff of a device that
+// keeps failing and the prompt return to its rhythm when it recovers.
+func TestFailingDeviceIsPolledLessOften(t *testing.T) {
+	const interval = 50 * time.Millisecond
+	var sick atomic.Bool
+	var requests atomic.Int64
+	sick.Store(true)
+	addr := faultServer(t, func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		if sick.Load() {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		io.WriteString(w, `{"ok":true}`)
+	})
+	assets := faultLoadAssets(t, map[string]string{"a.yaml": faultAsset("flaky", addr, interval)})
+	var logs faultLogs
+	pub := &faultRecorder{}
+	conn := connector.New(connector.Options{Logger: zerolog.New(&logs), Publisher: pub})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		conn.Run(ctx)
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	if err := conn.Apply(ctx, assets); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1200 * time.Millisecond) // 24 ticks
+	c := conn.Counters()
+	if samples, skipped := c.Samples.Load(), c.Skipped.Load(); samples > 8 || skipped < 12 {
+		t.Errorf("while failing: %d samples and %d skipped ticks in 24 ticks, want at most 8 samples (1, 2, 4, 8 ticks apart)", samples, skipped)
+	}
+	sick.Store(false)
+	recovered := time.Now()
+	for len(pub.payloads("flaky")) == 0 {
+		if time.Since(recovered) > 2*time.Second {
+			t.Fatal("no message 2 s after the device recovered")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	first := time.Since(recovered)
+	time.Sleep(500 * time.Millisecond) // 10 ticks
+	if n := len(pub.payloads("flaky")); n < 8 {
+		t.Errorf("%d messages in the 10 ticks after the first success, want the normal rhythm (at least 8)", n)
+	}
+	if first > 16*interval+100*time.Millisecond {
+		t.Errorf("first message %v after recovery, want within the last backoff of at most 16 ticks", first)
+	}
+	for msg, want := range map[string]int{
+		"device keeps failing; polling it less often":        1,
+		"device answers again; polling at the normal rhythm": 1,
+		"dataset sampling failed":                            1,
+	} {
+		if got := logs.count(msg); got != want {
+			t.Errorf("%q logged %d times, want %d", msg, got, want)
+		}
+	}
+}
+
+type faultLogs struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *faultLogs) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *faultLogs) count(msg string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, line := range strings.Split(l.b.String(), "\n") {
+		var rec struct{ Message string }
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Message == msg {
+			n++
+		}
+	}
+	return n
+}

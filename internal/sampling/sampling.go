@@ -1,0 +1,660 @@
+// Package sampling performs one sample of a dataset: it makes the dataset's
+// distinct HTTP requests, takes each data point's value from its response,
+// builds the dataset message (by default an object keyed by data point name,
+// or what the dataset's jq makes of it) and publishes it to every
+// destination. Failures are logged when the dataset's state changes, not on
+// every tick.
+package sampling
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/rs/zerolog"
+
+	"github.com/http-connector/http-connector/internal/fetch"
+	"github.com/http-connector/http-connector/internal/mqttclient"
+	"github.com/http-connector/http-connector/internal/plan"
+)
+
+// Publisher sends messages to the broker.
+type Publisher interface {
+	Publish(ctx context.Context, m *mqttclient.Message) error
+}
+
+// Counters are shared, connector-wide totals.
+type Counters struct {
+	Samples       atomic.Int64 // samples started
+	Failures      atomic.Int64 // samples that failed (request, value, mapping or publish)
+	Messages      atomic.Int64 // messages handed to the publisher successfully
+	PublishErrors atomic.Int64
+	Filtered      atomic.Int64 // samples whose mapping produced no message
+	Requests      atomic.Int64 // HTTP requests made
+	Panics        atomic.Int64
+	Retries       atomic.Int64 // HTTP requests made again after a failure
+	Skipped       atomic.Int64 // ticks skipped because the device keeps failing
+}
+
+// DefaultMappingTimeout bounds the jq evaluations of one sample when
+// Options.MappingTimeout is not set.
+const DefaultMappingTimeout = time.Second
+
+// Options configure a Sampler.
+type Options struct {
+	Logger   zerolog.Logger
+	Counters *Counters // optional
+	// Properties are user properties added to every message.
+	Properties []mqttclient.UserProperty
+	// Decorate, if set, is called with every message before it is
+	// published (per-message properties such as CloudEvents ids).
+	Decorate func(*mqttclient.Message)
+	// OnStateChange, if set, is called when the dataset starts failing (err
+	// non-nil) or recovers (err nil).
+	OnStateChange func(err error)
+	Now           func() time.Time
+	// MappingTimeout bounds the time all jq evaluations of one sample may
+	// take together (data point and dataset mappings); past it the sample
+	// fails. Default: DefaultMappingTimeout.
+	MappingTimeout time.Duration
+	// Retry is the retry policy of the dataset's requests; nil means
+	// fetch.DefaultRetry().
+	Retry *fetch.Retry
+	// MaxBackoff caps how long a failing device goes unpolled (see
+	// backoff.go); 0 means DefaultMaxBackoff, negative turns backing off
+	// off.
+	MaxBackoff time.Duration
+	// Go, if set, runs a function on another goroutine, as the go
+	// statement does: a sample with several requests makes all but the
+	// last through it (the connector passes its scheduler's worker pool).
+	Go func(func())
+	// Workspaces, if set, is shared with other samplers; nil gives the
+	// sampler its own.
+	Workspaces *Workspaces
+}
+
+// Sampler samples one dataset.
+type Sampler struct {
+	ds      *plan.Dataset
+	client  *fetch.Client
+	reqs    []*fetch.Request
+	pub     Publisher
+	opts    Options
+	log     zerolog.Logger // see logger
+	logOnce sync.Once
+	c       *Counters
+	retry   fetch.Retry
+	skips   *backoff
+	mapped  bool           // some jq runs in a sample
+	attrs   map[string]any // $assetAttributes
+
+	work *Workspaces
+
+	mu        sync.Mutex
+	failing   error
+	since     time.Time
+	failures  int
+	filtering bool // the last sample's mapping produced no message
+}
+
+// New prepares a sampler; the requests are built here, once.
+func New(ds *plan.Dataset, client *fetch.Client, pub Publisher, opts Options) (*Sampler, error) {
+	s := &Sampler{ds: ds, client: client, pub: pub, opts: opts, c: opts.Counters}
+	if s.c == nil {
+		s.c = new(Counters)
+	}
+	if s.opts.Now == nil {
+		s.opts.Now = time.Now
+	}
+	if s.opts.MappingTimeout <= 0 {
+		s.opts.MappingTimeout = DefaultMappingTimeout
+	}
+	if s.opts.Go == nil {
+		s.opts.Go = func(f func()) { go f() }
+	}
+	s.work = s.opts.Workspaces
+	if s.work == nil {
+		s.work = new(Workspaces)
+	}
+	s.mapped = ds.Mapped()
+	s.attrs = ds.AssetAttributes
+	if s.attrs == nil && s.mapped {
+		s.attrs = map[string]any{}
+	}
+	s.setupFaults()
+	for _, r := range ds.Requests {
+		pr, err := client.Prepare(r)
+		if err != nil {
+			return nil, fmt.Errorf("asset %q dataset %q: %w", ds.Asset, ds.Name, err)
+		}
+		s.reqs = append(s.reqs, pr)
+	}
+	return s, nil
+}
+
+// logger is the sampler's logger, with the asset and dataset as fields. It
+// is built on first use: a child logger holds a buffer of its own, which
+// thousands of datasets that never log need not pay for.
+func (s *Sampler) logger() *zerolog.Logger {
+	s.logOnce.Do(func() {
+		s.log = s.opts.Logger.With().Str("asset", s.ds.Asset).Str("dataset", s.ds.Name).Logger()
+	})
+	return &s.log
+}
+
+// Dataset is the plan this sampler runs.
+func (s *Sampler) Dataset() *plan.Dataset { return s.ds }
+
+// Trace records what one sample did, for `try`.
+type Trace struct {
+	Time     time.Time
+	Requests []RequestTrace
+	Values   []ValueTrace
+	Messages []*mqttclient.Message
+}
+
+// RequestTrace is one request of a traced sample.
+type RequestTrace struct {
+	Request     string // method and URL
+	Status      int
+	Elapsed     time.Duration
+	ContentType string
+	Body        []byte // as received (the caller truncates for display)
+	Err         error
+}
+
+// ValueTrace is one data point value of a traced sample.
+type ValueTrace struct {
+	Name  string
+	Value any
+	Err   error
+}
+
+// Sample runs one sample due at tick and publishes its messages. It never
+// panics: a panic is recovered, counted and reported as a failure.
+func (s *Sampler) Sample(ctx context.Context, tick time.Time) {
+	if s.skipTick() {
+		return
+	}
+	s.c.Samples.Add(1)
+	defer func() {
+		if p := recover(); p != nil {
+			s.c.Panics.Add(1)
+			s.c.Failures.Add(1)
+			s.logger().Error().Str("panic", fmt.Sprint(p)).Str("stack", string(debug.Stack())).Msg("sample panicked; the next tick runs again")
+			s.setState(fmt.Errorf("internal error: %v", p))
+		}
+	}()
+	msgs, err := s.collect(ctx, nil)
+	if err == nil {
+		err = s.publish(ctx, msgs)
+	}
+	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			return // stopping, not failing
+		}
+		s.c.Failures.Add(1)
+	}
+	s.recordDevice(err)
+	s.setState(err)
+}
+
+// Try runs one sample without publishing and records everything it did.
+func (s *Sampler) Try(ctx context.Context) (*Trace, error) {
+	t := &Trace{}
+	msgs, err := s.collect(ctx, t)
+	t.Messages = msgs
+	return t, err
+}
+
+func (s *Sampler) publish(ctx context.Context, msgs []*mqttclient.Message) error {
+	s.setFiltering(len(msgs) == 0)
+	if len(msgs) == 0 {
+		s.c.Filtered.Add(1)
+		return nil
+	}
+	var errs []error
+	for _, m := range msgs {
+		if err := s.pub.Publish(ctx, m); err != nil {
+			s.c.PublishErrors.Add(1)
+			errs = append(errs, fmt.Errorf("publish to %q: %w", m.Topic, err))
+			continue
+		}
+		s.c.Messages.Add(1)
+	}
+	return errors.Join(errs...)
+}
+
+// setState logs and reports changes between healthy and failing.
+func (s *Sampler) setState(err error) {
+	s.mu.Lock()
+	was := s.failing
+	switch {
+	case err != nil && was == nil:
+		s.failing, s.since, s.failures = err, s.opts.Now(), 1
+	case err != nil:
+		s.failures++
+		s.failing = err
+	case was != nil:
+		s.failing = nil
+	}
+	failures, since := s.failures, s.since
+	s.mu.Unlock()
+
+	switch {
+	case err != nil && was == nil:
+		s.logger().Warn().Err(err).Msg("dataset sampling failed")
+	case err != nil && err.Error() != was.Error():
+		s.logger().Debug().Err(err).Int("failed_samples", failures).Msg("dataset still failing")
+	case err == nil && was != nil:
+		s.logger().Info().Int("failed_samples", failures).Dur("after", s.opts.Now().Sub(since)).Msg("dataset sampling recovered")
+	default:
+		return
+	}
+	if s.opts.OnStateChange != nil && (err == nil) != (was == nil) {
+		s.opts.OnStateChange(err)
+	}
+}
+
+// setFiltering logs when the dataset mapping starts or stops producing no
+// message: a filter, not a failure.
+func (s *Sampler) setFiltering(none bool) {
+	s.mu.Lock()
+	was := s.filtering
+	s.filtering = none
+	s.mu.Unlock()
+	switch {
+	case none && !was:
+		s.logger().Debug().Msg("dataset mapping produced no message; nothing published for this sample")
+	case !none && was:
+		s.logger().Debug().Msg("dataset mapping produces messages again")
+	}
+}
+
+// Failing returns the error of the last sample while the dataset is failing.
+func (s *Sampler) Failing() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.failing
+}
+
+// response is one fetched response and its parsed value, parsed lazily.
+type response struct {
+	r       *fetch.Response
+	err     error
+	sent    bool          // sent by fetch.Client.Send; its response is read by Receive
+	pending fetch.Pending // when sent
+	parsed  any
+	perr    error
+	done    bool
+	raw     rawBody
+}
+
+func (rs *response) value() (any, error) {
+	if !rs.done {
+		rs.parsed, rs.perr = Decode(rs.r.Body, rs.r.ContentType)
+		rs.done = true
+	}
+	return rs.parsed, rs.perr
+}
+
+// rawBody is what the raw path knows of the body (see raw.go).
+func (rs *response) rawBody() *rawBody {
+	if !rs.raw.checked {
+		rs.raw.check(rs.r.Body, rs.r.ContentType)
+	}
+	return &rs.raw
+}
+
+// value is a data point's value: its JSON text, or a Go value to encode.
+type value struct {
+	raw []byte
+	v   any
+}
+
+// Workspaces lend samples the memory they work in and take it back, so
+// that a sample allocates little and a connector with thousands of samplers
+// holds only as much of it as run at once. The samplers of a connector
+// share one (Options.Workspaces); the zero value is ready to use.
+type Workspaces struct {
+	pool sync.Pool // *scratch
+}
+
+// scratch is the memory one sample works in.
+type scratch struct {
+	resps  []response
+	values []value
+	out    []byte
+}
+
+func (w *Workspaces) get() *scratch {
+	if sc, ok := w.pool.Get().(*scratch); ok {
+		return sc
+	}
+	return &scratch{}
+}
+
+func (w *Workspaces) put(sc *scratch) {
+	for i := range sc.resps {
+		members := sc.resps[i].raw.members[:0]
+		sc.resps[i] = response{raw: rawBody{members: members}}
+	}
+	clear(sc.values)
+	if cap(sc.out) > 64<<10 {
+		sc.out = nil
+	}
+	w.pool.Put(sc)
+}
+
+// fetchAll makes the sample's requests. Those the client can send at once
+// (plain http on a free connection: fetch.Client.Send) are all sent first
+// and their responses read after, so that they are in flight together on
+// this goroutine; the other plain-http ones follow on this goroutine, as
+// connections free up. The rest (https, redirected) run on other
+// goroutines (Options.Go), but one on this goroutine if it has nothing
+// else to do.
+func (s *Sampler) fetchAll(ctx context.Context, resps []response) {
+	busy := false // this goroutine has requests of its own to make
+	for i, r := range s.reqs {
+		resps[i].sent = s.client.Send(ctx, r, &resps[i].pending)
+		busy = busy || r.Direct()
+	}
+	inline := -1
+	var wg sync.WaitGroup
+	for i, r := range s.reqs {
+		if r.Direct() {
+			continue
+		}
+		if !busy {
+			busy, inline = true, i
+			continue
+		}
+		wg.Add(1)
+		s.opts.Go(func() {
+			defer wg.Done()
+			resps[i].r, resps[i].err = s.client.DoRetry(ctx, r, s.retry)
+		})
+	}
+	for i := range resps {
+		if resps[i].sent {
+			resps[i].r, resps[i].err = s.client.Receive(ctx, &resps[i].pending, s.retry)
+			resps[i].sent = false
+		}
+	}
+	for i, r := range s.reqs {
+		if r.Direct() && resps[i].r == nil && resps[i].err == nil {
+			resps[i].r, resps[i].err = s.client.DoRetry(ctx, r, s.retry)
+		}
+	}
+	if inline >= 0 {
+		resps[inline].r, resps[inline].err = s.client.DoRetry(ctx, s.reqs[inline], s.retry)
+	}
+	wg.Wait()
+}
+
+func (s *Sampler) collect(ctx context.Context, trace *Trace) ([]*mqttclient.Message, error) {
+	var stamp string // $timestamp, for jq
+	if s.mapped || trace != nil {
+		now := s.opts.Now().UTC()
+		stamp = now.Format("2006-01-02T15:04:05.000Z07:00")
+		if trace != nil {
+			trace.Time = now
+		}
+	}
+	rctx, cancel := context.WithTimeout(ctx, s.ds.Timeout)
+	defer cancel()
+	sc := s.work.get()
+	defer s.work.put(sc)
+	if cap(sc.resps) < len(s.reqs) {
+		sc.resps = make([]response, len(s.reqs))
+	}
+	resps := sc.resps[:len(s.reqs)]
+	s.fetchAll(rctx, resps)
+	s.c.Requests.Add(int64(len(s.reqs)))
+	defer func() {
+		for i := range resps {
+			if resps[i].r != nil {
+				resps[i].r.Release()
+			}
+		}
+	}()
+	var errs []error
+	for i := range resps {
+		rs := &resps[i]
+		if trace != nil {
+			rt := RequestTrace{Request: s.reqs[i].String(), Err: rs.err}
+			if rs.r != nil {
+				rt.Status, rt.Elapsed, rt.ContentType = rs.r.Status, rs.r.Elapsed, rs.r.ContentType
+				rt.Body = bytes.Clone(rs.r.Body)
+			}
+			trace.Requests = append(trace.Requests, rt)
+		}
+		if rs.err != nil {
+			errs = append(errs, rs.err)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, &deviceError{errors.Join(errs...)}
+	}
+
+	ds := s.ds
+	// One deadline bounds every jq evaluation of the sample.
+	mctx := ctx
+	if s.mapped {
+		var cancel context.CancelFunc
+		mctx, cancel = context.WithTimeout(ctx, s.opts.MappingTimeout)
+		defer cancel()
+	}
+	// Without jq and trace, values are taken as JSON text where they can be.
+	rawOK := ds.Mapping == nil && trace == nil
+	var input any
+	var raw []byte // the message as it is, when nothing needs building
+	if len(ds.Points) == 0 {
+		rs := &resps[0]
+		if rb := rs.rawBody(); rawOK && rb.ok && rb.body[0] != '"' {
+			raw = rb.body // JSON other than a string: published as it is
+		} else {
+			v, err := rs.value()
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", s.reqs[0], err)
+			}
+			input = v
+			if _, isString := v.(string); !isString && ds.Mapping == nil {
+				raw = bytes.TrimSpace(rs.r.Body)
+			}
+		}
+	} else {
+		if cap(sc.values) < len(ds.Points) {
+			sc.values = make([]value, len(ds.Points))
+		}
+		values := sc.values[:len(ds.Points)]
+		for i, p := range ds.Points {
+			rs := &resps[p.Request]
+			if rawOK && p.Mapping == nil {
+				if b, ok := rs.rawBody().value(p.Name); ok {
+					values[i].raw = b
+					continue
+				}
+			}
+			v, err := s.pointValue(mctx, p, rs, stamp)
+			if trace != nil {
+				trace.Values = append(trace.Values, ValueTrace{Name: p.Name, Value: v, Err: err})
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("data point %q: %w", p.Name, err))
+				continue
+			}
+			values[i].v = v
+		}
+		if len(errs) > 0 {
+			return nil, errors.Join(errs...)
+		}
+		if ds.Mapping == nil {
+			b, err := encodeObject(sc.out[:0], ds.Points, values)
+			sc.out = b
+			if err != nil {
+				return nil, err
+			}
+			raw = b
+		} else {
+			obj := make(map[string]any, len(values))
+			for i, p := range ds.Points {
+				obj[p.Name] = values[i].v
+			}
+			input = obj
+		}
+	}
+
+	var payloads [][]byte
+	if raw != nil {
+		payloads = [][]byte{bytes.Clone(raw)}
+	} else if ds.Mapping == nil {
+		b, err := encode(input)
+		if err != nil {
+			return nil, err
+		}
+		payloads = [][]byte{b}
+	} else {
+		outs, err := ds.Mapping.Run(mctx, input, ds.Asset, ds.Name, stamp, s.attrs)
+		if err != nil {
+			if ds.MappingName != "" {
+				return nil, fmt.Errorf("mapping %q: %w", ds.MappingName, s.timeLimit(mctx, err))
+			}
+			return nil, fmt.Errorf("dataset jq: %w", s.timeLimit(mctx, err))
+		}
+		for _, o := range outs {
+			b, err := encode(o)
+			if err != nil {
+				return nil, fmt.Errorf("dataset jq output: %w", err)
+			}
+			payloads = append(payloads, b)
+		}
+	}
+	msgs := make([]*mqttclient.Message, 0, len(payloads)*len(ds.Targets))
+	for _, p := range payloads {
+		for _, t := range ds.Targets {
+			msgs = append(msgs, &mqttclient.Message{
+				Topic:          t.Topic,
+				Payload:        p,
+				QoS:            t.QoS,
+				Retain:         t.Retain,
+				MessageExpiry:  t.Expiry,
+				ContentType:    "application/json",
+				UTF8Payload:    true,
+				UserProperties: s.opts.Properties,
+			})
+			if s.opts.Decorate != nil {
+				s.opts.Decorate(msgs[len(msgs)-1])
+			}
+		}
+	}
+	return msgs, nil
+}
+
+func (s *Sampler) pointValue(ctx context.Context, p *plan.Point, rs *response, stamp string) (any, error) {
+	v, err := rs.value()
+	if err != nil {
+		return nil, err
+	}
+	if p.Mapping != nil {
+		v, err := p.Mapping.One(ctx, v, s.ds.Asset, s.ds.Name, p.Name, stamp, s.attrs)
+		if err != nil && p.MappingName != "" {
+			return nil, fmt.Errorf("mapping %q: %w", p.MappingName, s.timeLimit(ctx, err))
+		}
+		return v, s.timeLimit(ctx, err)
+	}
+	if m, ok := v.(map[string]any); ok {
+		if member, ok := m[p.Name]; ok {
+			return member, nil
+		}
+	}
+	return v, nil
+}
+
+// timeLimit names the time limit in the error of a jq evaluation stopped by
+// it (ctx is the sample's mapping context).
+func (s *Sampler) timeLimit(ctx context.Context, err error) error {
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("%w (the mappings of a sample may take %v)", err, s.opts.MappingTimeout)
+	}
+	return err
+}
+
+// Decode parses a response body: JSON becomes its value (numbers as
+// json.Number, so they keep their exact text), other text becomes a string.
+// A body that claims to be JSON but is not, or that is not UTF-8 text, is an
+// error. An empty body is null.
+func Decode(body []byte, contentType string) (any, error) {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
+		return nil, nil
+	}
+	isJSON := isJSONType(contentType)
+	if isJSON || looksLikeJSON(trimmed[0]) {
+		dec := json.NewDecoder(bytes.NewReader(trimmed))
+		dec.UseNumber()
+		var v any
+		err := dec.Decode(&v)
+		if err == nil {
+			if _, terr := dec.Token(); !errors.Is(terr, io.EOF) {
+				err = errors.New("data after the JSON value")
+			}
+		}
+		if err == nil {
+			return v, nil
+		}
+		if isJSON {
+			return nil, fmt.Errorf("response is not valid JSON: %v", err)
+		}
+	}
+	if !utf8.Valid(body) {
+		return nil, errors.New("response is neither JSON nor UTF-8 text")
+	}
+	return string(body), nil
+}
+
+func looksLikeJSON(c byte) bool {
+	return strings.IndexByte(`{["-0123456789tfn`, c) >= 0
+}
+
+func encode(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, fmt.Errorf("encode message: %w", err)
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+// encodeObject appends {"name": value, …} in data point order to dst.
+func encodeObject(dst []byte, points []*plan.Point, values []value) ([]byte, error) {
+	dst = append(dst, '{')
+	for i, p := range points {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, p.Key...)
+		if values[i].raw != nil {
+			dst = append(dst, values[i].raw...)
+			continue
+		}
+		b := bytes.NewBuffer(dst)
+		enc := json.NewEncoder(b)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(values[i].v); err != nil {
+			return dst, fmt.Errorf("data point %q: encode value: %w", p.Name, err)
+		}
+		dst = bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+	}
+	return append(dst, '}'), nil
+}

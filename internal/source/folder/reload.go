@@ -1,0 +1,106 @@
+package folder
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/rs/zerolog"
+
+	"github.com/http-connector/http-connector/internal/config"
+	"github.com/http-connector/http-connector/internal/connector"
+	"github.com/http-connector/http-connector/internal/plan"
+	"github.com/http-connector/http-connector/internal/watch"
+)
+
+// watchConfig loads the configuration again whenever the configuration
+// folder or the mapping files change, until ctx ends, and applies it: only
+// assets whose fingerprint changed restart (a mapping's change changes the
+// fingerprint of the assets using it). A load with problems changes
+// nothing: the last good configuration keeps running and the problems are
+// logged, once for as long as they stay the same. wait returns when the
+// watcher has stopped.
+func watchConfig(ctx context.Context, o Options, loader *config.Loader, conn *connector.Connector, cfg *config.Config) (wait func()) {
+	r := &reloader{
+		load:    func() (*config.Config, error) { return loader.LoadDir(o.Config, ".", o.Display) },
+		apply:   conn.Apply,
+		log:     o.Logger,
+		running: fingerprints(cfg.Active()),
+	}
+	paths := append([]string{o.Settings.Config}, loader.MappingPaths(o.Settings.Config)...)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		err := watch.Run(ctx, watch.Options{
+			Paths:    paths,
+			Delay:    o.ReloadDelay,
+			OnChange: r.reload,
+			OnError:  func(err error) { r.log.Warn().Err(err).Msg("watching the configuration files") },
+		})
+		if err != nil {
+			r.log.Warn().Err(err).Msg("configuration changes are not watched; restart to apply them")
+		}
+	}()
+	r.log.Debug().Strs("paths", paths).Msg("watching the configuration for changes")
+	return wg.Wait
+}
+
+// reloader loads and applies configurations; it runs on one goroutine.
+type reloader struct {
+	load    func() (*config.Config, error)
+	apply   func(ctx context.Context, assets []*plan.Asset) error
+	log     zerolog.Logger
+	running map[string]string // active asset → fingerprint
+	failed  string            // the problems of the last rejected load
+}
+
+func (r *reloader) reload(ctx context.Context) {
+	cfg, err := r.load()
+	if err != nil {
+		if text := err.Error(); text != r.failed {
+			r.failed = text
+			var errs config.Errors
+			if !errors.As(err, &errs) {
+				errs = config.Errors{err}
+			}
+			r.log.Error().Int("problems", len(errs)).Msg("configuration change not applied; the last good configuration keeps running")
+			for _, e := range errs {
+				r.log.Error().Str("problem", e.Error()).Msg("configuration problem")
+			}
+		}
+		return
+	}
+	next := fingerprints(cfg.Active())
+	var started, stopped, restarted int
+	for name, fp := range next {
+		switch old, ok := r.running[name]; {
+		case !ok:
+			started++
+		case old != fp:
+			restarted++
+		}
+	}
+	for name := range r.running {
+		if _, ok := next[name]; !ok {
+			stopped++
+		}
+	}
+	recovered := r.failed != ""
+	r.failed = ""
+	r.running = next
+	if err := r.apply(ctx, cfg.Assets); err != nil {
+		r.log.Error().Err(err).Msg("some assets could not start")
+	}
+	if started+stopped+restarted > 0 || recovered {
+		r.log.Info().Int("started", started).Int("stopped", stopped).Int("restarted", restarted).Msg("configuration reloaded")
+	}
+}
+
+func fingerprints(assets []*plan.Asset) map[string]string {
+	out := make(map[string]string, len(assets))
+	for _, a := range assets {
+		out[a.Name] = a.Fingerprint
+	}
+	return out
+}

@@ -1,0 +1,253 @@
+package folder_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/http-connector/http-connector/examples/thermostat"
+	"github.com/http-connector/http-connector/internal/broker"
+	"github.com/http-connector/http-connector/internal/settings"
+	"github.com/http-connector/http-connector/internal/source/folder"
+)
+
+const reloadDevice = `apiVersion: namespaces.deviceregistry.microsoft.com/v1
+kind: Device
+metadata: {name: thermostat}
+spec:
+  endpoints:
+    inbound:
+      rest: {address: %q, endpointType: Microsoft.Http}
+`
+
+const reloadAsset = `apiVersion: namespaces.deviceregistry.microsoft.com/v1
+kind: Asset
+metadata: {name: t1}
+spec:
+  deviceRef: {deviceName: thermostat, endpointName: rest}
+  attributes: {site: berlin}
+  datasets:
+    - name: status
+      datasetConfiguration: '{"samplingInterval": 40, "mapping": "site/status"}'
+      dataPoints:
+        - {name: currentTemperature, dataSource: /api/thermostat/current}
+        - {name: desiredTemperature, dataSource: /api/thermostat/desired}
+      destinations:
+        - {target: Mqtt, configuration: {topic: %s}}
+`
+
+const reloadMapping = `namespace: site
+mappings:
+  status:
+    kind: dataset
+    jq: |
+      {version: %d, site: $assetAttributes.site, desired: .desiredTemperature}
+`
+
+// aliasBomb is a mapping file whose aliases expand to 10^levels values.
+func aliasBomb(levels int) string {
+	var b strings.Builder
+	b.WriteString("namespace: site\nx0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n")
+	for i := 1; i < levels; i++ {
+		fmt.Fprintf(&b, "x%d: &a%d [%s]\n", i, i, strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*a%d, ", i-1), 10), ", "))
+	}
+	fmt.Fprintf(&b, "mappings:\n  status: {kind: dataset, jq: ., description: *a%d}\n", levels-1)
+	return b.String()
+}
+
+// syncBuffer is a log sink for a logger used by several goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// waitFor polls cond until it holds or the time is up.
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within %v", what, timeout)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// writeFile replaces a file the way editors do: a new file renamed over it.
+func writeFile(t *testing.T, path, text string) {
+	t.Helper()
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
+	if err := os.WriteFile(tmp, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A mapping file referenced by an asset shapes the published message; when
+// it changes on disk the next messages follow the new version, a broken
+// edit keeps the last good one running, and a changed resource file is
+// applied too.
+func TestReloadMappingFile(t *testing.T) {
+	srv := httptest.NewServer(thermostat.New(1).Handler())
+	defer srv.Close()
+	b, err := broker.Start(broker.Options{Address: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+
+	dir := t.TempDir()
+	mappingFile := filepath.Join(dir, "mappings", "site.yaml")
+	if err := os.Mkdir(filepath.Join(dir, "mappings"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "device.yaml"), fmt.Sprintf(reloadDevice, srv.URL))
+	writeFile(t, filepath.Join(dir, "asset.yaml"), fmt.Sprintf(reloadAsset, "site/t1"))
+	writeFile(t, mappingFile, fmt.Sprintf(reloadMapping, 1))
+
+	sub := subscribe(t, b.URL(), "site/#")
+	s := settings.Defaults()
+	s.Broker = b.URL()
+	s.ClientID = "connector-reload"
+	s.Config = dir
+	var logs syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- folder.Run(ctx, folder.Options{
+			Settings: &s, Config: os.DirFS(dir), Display: dir,
+			Logger: zerolog.New(&logs), Reload: true, ReloadDelay: 30 * time.Millisecond,
+		})
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("connector: %v", err)
+		}
+	}()
+
+	// messages decodes what arrived on a topic from index from on.
+	type message struct {
+		Version int    `json:"version"`
+		Site    string `json:"site"`
+		topic   string
+	}
+	messages := func(from int) []message {
+		sub.mu.Lock()
+		defer sub.mu.Unlock()
+		var out []message
+		for _, m := range sub.msgs[min(from, len(sub.msgs)):] {
+			var msg message
+			if err := json.Unmarshal(m.Payload, &msg); err != nil {
+				t.Errorf("message %s: %v", m.Payload, err)
+			}
+			msg.topic = m.Topic
+			out = append(out, msg)
+		}
+		return out
+	}
+	count := func() int {
+		sub.mu.Lock()
+		defer sub.mu.Unlock()
+		return len(sub.msgs)
+	}
+
+	first := sub.wait(t, 1, 5*time.Second)
+	if got := string(first[0].Payload); got != `{"desired":72.5,"site":"berlin","version":1}` {
+		t.Fatalf("first message: got %s, want the mapping file's version 1 with the asset attribute", got)
+	}
+
+	// A broken edit: reported once, version 1 keeps running.
+	writeFile(t, mappingFile, strings.Replace(fmt.Sprintf(reloadMapping, 2), "desired: .desiredTemperature}", "desired: .desiredTemperature", 1))
+	waitFor(t, "report of the broken mapping", 5*time.Second, func() bool {
+		return strings.Contains(logs.String(), "configuration change not applied")
+	})
+	mark := count()
+	waitFor(t, "messages after the broken edit", 5*time.Second, func() bool { return count() >= mark+3 })
+	for _, m := range messages(mark) {
+		if m.Version != 1 {
+			t.Fatalf("after a broken edit: got version %d, want the last good version 1", m.Version)
+		}
+	}
+	if n := strings.Count(logs.String(), "configuration change not applied"); n != 1 {
+		t.Errorf("the broken edit was reported %d times, want once", n)
+	}
+	if !strings.Contains(logs.String(), `site.yaml:6:77: mapping \"site/status\": mappings.status.jq: jq syntax error: unexpected end of input`) {
+		t.Errorf("the log does not name the fault with its position:\n%s", logs.String())
+	}
+
+	// An alias bomb: refused with its file and line, and version 1 keeps
+	// running (the process does not read it until it runs out of memory).
+	writeFile(t, mappingFile, aliasBomb(9))
+	waitFor(t, "report of the alias bomb", 5*time.Second, func() bool {
+		return strings.Contains(logs.String(), "YAML aliases expand to more than 100000 values")
+	})
+	if !strings.Contains(logs.String(), `mappings/site.yaml:6:45: x4[7]: YAML aliases expand to more than 100000 values`) {
+		t.Errorf("the alias bomb is not reported with its file and line:\n%s", logs.String())
+	}
+	mark = count()
+	waitFor(t, "messages after the alias bomb", 5*time.Second, func() bool { return count() >= mark+3 })
+	for _, m := range messages(mark) {
+		if m.Version != 1 {
+			t.Fatalf("after an alias bomb: got version %d, want the last good version 1", m.Version)
+		}
+	}
+
+	// The fixed edit: the next messages are version 2, and no version 1
+	// follows the first of them.
+	writeFile(t, mappingFile, fmt.Sprintf(reloadMapping, 2))
+	waitFor(t, "a message of version 2", 5*time.Second, func() bool {
+		for _, m := range messages(mark) {
+			if m.Version == 2 {
+				return true
+			}
+		}
+		return false
+	})
+	seen2 := false
+	for _, m := range messages(mark) {
+		seen2 = seen2 || m.Version == 2
+		if seen2 && m.Version != 2 {
+			t.Fatalf("version %d after version 2", m.Version)
+		}
+	}
+	if !strings.Contains(logs.String(), `"started":0,"stopped":0,"restarted":1,"message":"configuration reloaded"`) {
+		t.Errorf("the reload was not logged as one restarted asset:\n%s", logs.String())
+	}
+
+	// A resource file change: a new topic.
+	writeFile(t, filepath.Join(dir, "asset.yaml"), fmt.Sprintf(reloadAsset, "site/t1-renamed"))
+	mark = count()
+	waitFor(t, "a message on the new topic", 5*time.Second, func() bool {
+		for _, m := range messages(mark) {
+			if m.topic == "site/t1-renamed" {
+				return true
+			}
+		}
+		return false
+	})
+}
