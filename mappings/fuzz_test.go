@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/http-connector/http-connector/internal/mappingfile"
 	"github.com/http-connector/http-connector/internal/plan"
 	"github.com/http-connector/http-connector/internal/sampling"
-	"github.com/http-connector/http-connector/mappings"
 )
 
 // FuzzBodyToMappings drives the untrusted path of a sample: an HTTP body,
@@ -59,11 +59,11 @@ func FuzzBodyToMappings(f *testing.F) {
 
 // runBounded runs m as the sampler would, under a deadline, and fails the
 // test if it overruns it.
-func runBounded(t *testing.T, m *mappings.Mapping, input any) ([]any, error) {
+func runBounded(t *testing.T, m *mappingfile.Mapping, input any) ([]any, error) {
 	const limit = 500 * time.Millisecond
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
-	vars := mappings.TestVariables()
+	vars := mappingfile.TestVariables()
 	names := m.Kind.Variables()
 	values := make([]any, len(names))
 	for i, n := range names {

@@ -10,9 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/http-connector/http-connector/internal/mappingfile"
 	"github.com/http-connector/http-connector/internal/plan"
 	"github.com/http-connector/http-connector/internal/sampling"
-	"github.com/http-connector/http-connector/mappings"
 )
 
 // TestGolden runs every shipped mapping on device responses as the
@@ -76,7 +76,7 @@ func TestGolden(t *testing.T) {
 				return
 			}
 			if !sameJSON(t, got, want) {
-				t.Errorf("outputs differ\n%s", mappings.Diff(strings.TrimSpace(string(want)), strings.TrimSpace(string(got))))
+				t.Errorf("outputs differ\n%s", mappingfile.Diff(strings.TrimSpace(string(want)), strings.TrimSpace(string(got))))
 			}
 		})
 	}
@@ -88,7 +88,7 @@ func TestGolden(t *testing.T) {
 }
 
 // runGolden decodes input.json as a JSON response body and runs m on it.
-func runGolden(t *testing.T, m *mappings.Mapping, dir string) ([]any, error) {
+func runGolden(t *testing.T, m *mappingfile.Mapping, dir string) ([]any, error) {
 	t.Helper()
 	body, err := os.ReadFile(filepath.Join(dir, "input.json"))
 	if err != nil {
@@ -98,7 +98,7 @@ func runGolden(t *testing.T, m *mappings.Mapping, dir string) ([]any, error) {
 	if err != nil {
 		t.Fatalf("input.json: %v", err)
 	}
-	vars := mappings.TestVariables()
+	vars := mappingfile.TestVariables()
 	if b, err := os.ReadFile(filepath.Join(dir, "vars.json")); err == nil {
 		if err := json.Unmarshal(b, &vars); err != nil {
 			t.Fatalf("vars.json: %v", err)
@@ -109,7 +109,7 @@ func runGolden(t *testing.T, m *mappings.Mapping, dir string) ([]any, error) {
 	for i, n := range names {
 		values[i] = vars[n]
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), mappings.TestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), mappingfile.TestTimeout)
 	defer cancel()
 	if m.Kind == plan.DataPointMapping {
 		v, err := m.Program.One(ctx, input, values...)

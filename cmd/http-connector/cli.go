@@ -13,7 +13,6 @@ import (
 
 	"github.com/http-connector/http-connector/internal/config"
 	"github.com/http-connector/http-connector/internal/settings"
-	"github.com/http-connector/http-connector/internal/source/folder"
 )
 
 // Exit statuses.
@@ -28,6 +27,12 @@ type env struct {
 	environ []string
 	stdout  io.Writer
 	stderr  io.Writer
+}
+
+// getenvString is getenv without the presence flag, as akrimount reads it.
+func (e *env) getenvString(name string) string {
+	v, _ := e.getenv(name)
+	return v
 }
 
 func (e *env) getenv(name string) (string, bool) {
@@ -52,7 +57,6 @@ func commands() []command {
 		{"demo", "run the thermostat walkthrough on an embedded broker and print its messages", cmdDemo},
 		{"test", "run the test cases of mapping files", cmdTest},
 		{"try", "sample one asset once and show requests, values and messages, without publishing", cmdTry},
-		{"bench", "measure the connector's CPU, memory and timing on simulated thermostats", cmdBench},
 		{"version", "print the version", cmdVersion},
 	}
 }
@@ -183,7 +187,7 @@ func loadConfig(e *env, s *settings.Settings) (cfg *config.Config, code int, don
 		fmt.Fprintln(e.stderr, err)
 		return nil, exitFailure, true
 	}
-	loader, err := folder.Loader(s)
+	loader, err := config.ForSettings(s)
 	if err != nil {
 		fmt.Fprintln(e.stderr, err)
 		return nil, exitFailure, true

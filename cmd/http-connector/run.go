@@ -5,11 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime/debug"
-	"sync"
 
 	"github.com/http-connector/http-connector/internal/akrimount"
 	"github.com/http-connector/http-connector/internal/config"
+	"github.com/http-connector/http-connector/internal/connector"
+	"github.com/http-connector/http-connector/internal/settings"
+	"github.com/http-connector/http-connector/internal/source/akri"
 	"github.com/http-connector/http-connector/internal/source/folder"
 )
 
@@ -24,7 +25,7 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 		return code
 	}
 	if akrimount.Present(e.getenvString) {
-		return runAkri(ctx, e, s)
+		return runAkri(ctx, e, s, *statsFile)
 	}
 	if s.Config == "" {
 		fmt.Fprintln(e.stderr, "http-connector run: --config is required (or config in the settings), unless the Akri operator's environment is present")
@@ -35,25 +36,67 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 		return exitFailure
 	}
 	log := newLogger(e.stderr, s)
-	gc := lowerGCForStartup()
-	defer gc.restore()
-	err := folder.Run(ctx, folder.Options{
-		Settings:  s,
-		Config:    os.DirFS(s.Config),
-		Display:   s.Config,
-		Logger:    log,
-		Getenv:    e.getenv,
-		StatsFile: *statsFile,
-		Reload:    true,
-		Ready:     func(string) { gc.restore() },
+	src := folder.New(folder.Options{
+		Settings: s,
+		Config:   os.DirFS(s.Config),
+		Display:  s.Config,
+		Logger:   log,
+		Getenv:   e.getenv,
+		Reload:   true,
 	})
+	opts := connector.FromSettings(s, log)
+	opts.StatsFile = *statsFile
+	opts.LowGCWhileStarting = true
+	return exitCode(e, connector.Run(ctx, src, opts))
+}
+
+// runAkri runs under the Akri operator: the environment and mounted files
+// say everything; the connector settings still give limits and defaults.
+func runAkri(ctx context.Context, e *env, s *settings.Settings, statsFile string) int {
+	environment, err := akrimount.Load(e.getenvString)
+	if err != nil {
+		fmt.Fprintln(e.stderr, "http-connector run (Akri mode):", err)
+		return exitFailure
+	}
+	if s.LogFormat == "" {
+		s.LogFormat = "json"
+	}
+	log := newLogger(e.stderr, s)
+	if environment.LogLevel != nil {
+		log = log.Level(*environment.LogLevel)
+	}
+	loader, err := config.ForSettings(s)
+	if err != nil {
+		fmt.Fprintln(e.stderr, err)
+		return exitFailure
+	}
+	planner, err := loader.MappingPlanner()
+	if err != nil {
+		printErrors(e.stderr, err)
+		return exitFailure
+	}
+	src := akri.New(akri.Options{
+		Env:           environment,
+		Planner:       planner,
+		MappingPaths:  s.Mappings,
+		ReloadPlanner: loader.MappingPlanner,
+		Logger:        log,
+	})
+	opts := connector.FromSettings(s, log)
+	opts.StatsFile = statsFile
+	opts.LowGCWhileStarting = true
+	return exitCode(e, connector.Run(ctx, src, opts))
+}
+
+// exitCode reports how a run ended.
+func exitCode(e *env, err error) int {
 	var cerrs config.Errors
 	switch {
 	case errors.As(err, &cerrs):
 		printErrors(e.stderr, err)
 		return exitFailure
 	case err != nil:
-		log.Error().Err(err).Msg("stopped")
+		fmt.Fprintln(e.stderr, "http-connector:", err)
 		return exitFailure
 	}
 	return exitOK
@@ -86,38 +129,4 @@ func cmdValidate(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintln(e.stdout, "not sampled:", d)
 	}
 	return exitOK
-}
-
-// startupGCPercent is the garbage collector's target while the process
-// loads its configuration and starts its assets: loading thousands of
-// assets makes many times their size in short-lived garbage (YAML,
-// schema validation, plans), and with the default of 100 the heap may grow
-// to twice what is live at the end of it. A smaller target keeps the
-// peak memory near what the connector needs to run, for a little more CPU
-// once (bench with 10,000 assets: peak RSS 198 MB at the default, 137 to
-// 152 MB at 50, 122 to 128 MB at 35; the start takes 1.7 to 1.8 s instead of
-// 1.2 s).
-const startupGCPercent = 35
-
-// startupGC lowers the garbage collector's target until restore.
-type startupGC struct {
-	once sync.Once
-	prev int
-}
-
-func lowerGCForStartup() *startupGC {
-	g := &startupGC{prev: debug.SetGCPercent(startupGCPercent)}
-	if g.prev >= 0 && g.prev < startupGCPercent {
-		debug.SetGCPercent(g.prev) // the operator's GOGC is lower already
-	}
-	return g
-}
-
-// restore sets the target back and gives the memory the start-up used and
-// no longer needs back to the operating system.
-func (g *startupGC) restore() {
-	g.once.Do(func() {
-		debug.SetGCPercent(g.prev)
-		debug.FreeOSMemory()
-	})
 }

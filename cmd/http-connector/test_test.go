@@ -117,7 +117,7 @@ func TestTestShippedAndExamples(t *testing.T) {
 // every command that reads mapping files, with its file and line, instead
 // of being read until the process runs out of memory.
 func TestMappingAliasBomb(t *testing.T) {
-	bomb, err := os.ReadFile("../../mappings/testdata/invalid/alias-bomb.yaml")
+	bomb, err := os.ReadFile("../../internal/mappingfile/testdata/invalid/alias-bomb.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

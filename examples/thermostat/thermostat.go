@@ -12,7 +12,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"sync"
-	"testing/fstest"
 )
 
 //go:embed config/*.yaml
@@ -30,21 +29,59 @@ func Config() fs.FS {
 // ConfigAt is Config with the device endpoint pointed at addr (host:port)
 // instead of localhost:3000.
 func ConfigAt(addr string) (fs.FS, error) {
-	src := Config()
-	out := fstest.MapFS{}
-	err := fs.WalkDir(src, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := fs.ReadFile(src, p)
-		if err != nil {
-			return err
-		}
-		out[p] = &fstest.MapFile{Data: bytes.ReplaceAll(b, []byte("http://localhost:3000"), []byte("http://"+addr))}
-		return nil
-	})
-	return out, err
+	return addressFS{FS: Config(), address: []byte("http://" + addr)}, nil
 }
+
+// addressFS is a folder of resource files whose files are read with
+// another device address.
+type addressFS struct {
+	fs.FS
+	address []byte
+}
+
+// ReadFile reads a file with the address replaced.
+func (a addressFS) ReadFile(name string) ([]byte, error) {
+	b, err := fs.ReadFile(a.FS, name)
+	if err != nil {
+		return nil, err
+	}
+	return bytes.ReplaceAll(b, []byte("http://localhost:3000"), a.address), nil
+}
+
+// Open opens a file with the address replaced, or a folder as it is.
+func (a addressFS) Open(name string) (fs.File, error) {
+	f, err := a.FS.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil || st.IsDir() {
+		return f, err
+	}
+	f.Close()
+	b, err := a.ReadFile(name)
+	if err != nil {
+		return nil, err
+	}
+	return &memFile{Reader: bytes.NewReader(b), info: st, size: int64(len(b))}, nil
+}
+
+// memFile is a file read into memory.
+type memFile struct {
+	*bytes.Reader
+	info fs.FileInfo
+	size int64
+}
+
+func (f *memFile) Stat() (fs.FileInfo, error) { return sizedInfo{f.info, f.size}, nil }
+func (f *memFile) Close() error               { return nil }
+
+type sizedInfo struct {
+	fs.FileInfo
+	size int64
+}
+
+func (i sizedInfo) Size() int64 { return i.size }
 
 // Thermostat is a simulated thermostat in degrees Fahrenheit.
 type Thermostat struct {

@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/http-connector/http-connector/internal/akrimount"
+	"github.com/http-connector/http-connector/internal/certbundle"
 )
 
 func TestMQTTOptionsFixture(t *testing.T) {
@@ -44,7 +45,7 @@ func TestMQTTOptionsFixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := akrimount.LoadCertFile(mountFixtures + "/trust-bundle/ca.txt")
+	want, err := certbundle.Pool(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,40 +75,6 @@ func TestMQTTOptionsNoAuthNoTLS(t *testing.T) {
 	}
 	if opts.Servers[0].String() != "mqtt://someHostName:1234" || opts.TLS != nil || opts.Auth != nil {
 		t.Errorf("Servers %v TLS %v Auth %v; want plain mqtt without auth", opts.Servers, opts.TLS, opts.Auth)
-	}
-}
-
-func TestLoadCertDir(t *testing.T) {
-	ca1 := newCert(t, "ca1", nil, true)
-	ca2 := newCert(t, "ca2", nil, true)
-	ca3 := newCert(t, "ca3", nil, true)
-	dir := t.TempDir()
-	// k8s layout: ..data/ holds the files, top-level names are symlinks.
-	writeFile(t, filepath.Join(dir, "..2025_01", "bundle.pem"), append(append([]byte("Bag Attributes\n  x: y\n"), ca1.certPEM()...), ca2.certPEM()...))
-	writeFile(t, filepath.Join(dir, "..2025_01", "other.crt"), ca3.certPEM())
-	mustSymlink(t, "..2025_01", filepath.Join(dir, "..data"))
-	mustSymlink(t, "..data/bundle.pem", filepath.Join(dir, "bundle.pem"))
-	mustSymlink(t, "..data/other.crt", filepath.Join(dir, "other.crt"))
-	if err := os.Mkdir(filepath.Join(dir, "subdir"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	pool, err := akrimount.LoadCertDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !pool.Equal(poolOf(ca1.cert, ca2.cert, ca3.cert)) {
-		t.Error("pool does not hold exactly ca1, ca2, ca3")
-	}
-
-	empty := t.TempDir()
-	writeFile(t, filepath.Join(empty, "..data"), ca1.certPEM())
-	if _, err := akrimount.LoadCertDir(empty); err == nil || err.Error() != "trust bundle "+empty+" holds no certificate" {
-		t.Errorf("empty bundle error = %v", err)
-	}
-	bad := t.TempDir()
-	writeFile(t, filepath.Join(bad, "ca.pem"), []byte("not a certificate"))
-	if _, err := akrimount.LoadCertDir(bad); err == nil || err.Error() != "certificate file "+filepath.Join(bad, "ca.pem")+": no PEM certificate found" {
-		t.Errorf("bad bundle error = %v", err)
 	}
 }
 

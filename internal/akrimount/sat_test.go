@@ -19,6 +19,7 @@ import (
 	"github.com/http-connector/http-connector/internal/akrimount"
 	"github.com/http-connector/http-connector/internal/broker"
 	"github.com/http-connector/http-connector/internal/mqttclient"
+	"github.com/http-connector/http-connector/internal/testing/testcert"
 )
 
 // jwt builds an unsigned JWT-shaped token with the given claims JSON.
@@ -236,13 +237,13 @@ func (h *satHook) OnAuthPacket(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 // TestConnectTLSAndSAT connects with the options built from a mount (TLS with
 // the mounted trust bundle, K8S-SAT) and re-authenticates on a token change.
 func TestConnectTLSAndSAT(t *testing.T) {
-	ca := newCert(t, "test root", nil, true)
-	server := newCert(t, "127.0.0.1", &ca, false)
+	ca := testcert.CA(t, "test root")
+	server := testcert.Leaf(t, "127.0.0.1", &ca)
 	hook := &satHook{auth: make(chan string, 10)}
 	b, err := broker.Start(broker.Options{
 		Address: "127.0.0.1:0",
 		TLS: &tls.Config{Certificates: []tls.Certificate{{
-			Certificate: [][]byte{server.der}, PrivateKey: server.key,
+			Certificate: [][]byte{server.DER}, PrivateKey: server.Key,
 		}}},
 		Hooks: []mqtt.Hook{hook},
 	})
@@ -265,7 +266,7 @@ func TestConnectTLSAndSAT(t *testing.T) {
 	cfg := filepath.Join(root, "config")
 	writeFile(t, filepath.Join(cfg, "MQTT_CONNECTION_CONFIGURATION"),
 		[]byte(`{"host":"`+b.Address()+`","keepAliveSeconds":10,"tls":{"mode":"Enabled"}}`))
-	writeFile(t, filepath.Join(root, "trust", "ca.txt"), append([]byte("Bag Attributes\n    localKeyID: 01\n\n"), ca.certPEM()...))
+	writeFile(t, filepath.Join(root, "trust", "ca.txt"), append([]byte("Bag Attributes\n    localKeyID: 01\n\n"), ca.CertPEM()...))
 	writeFile(t, filepath.Join(root, "resources", "dev_ep"), nil)
 	k := &kubeletToken{t: t, dir: filepath.Join(root, "sat")}
 	k.write([]byte("token-1"))

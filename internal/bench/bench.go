@@ -34,9 +34,9 @@ import (
 
 	"github.com/http-connector/http-connector/examples/fleet"
 	"github.com/http-connector/http-connector/internal/broker"
+	"github.com/http-connector/http-connector/internal/connector"
 	"github.com/http-connector/http-connector/internal/fetch"
 	"github.com/http-connector/http-connector/internal/mqttclient"
-	"github.com/http-connector/http-connector/internal/source/folder"
 )
 
 // Brokers the harness can start.
@@ -359,13 +359,17 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		res.RequestsPerSec = float64(l1.Requests-l0.Requests) / span
 	}
 	res.HeapBytes, res.StackBytes, res.Goroutines = l1.HeapBytes, l1.StackBytes, l1.Goroutines
-	window := l1.Lateness.Sub(l0.Lateness)
-	res.LatenessP50, res.LatenessP99 = window.Quantile(0.50), window.Quantile(0.99)
+	// The window's maximum is exact: the largest of its periods'. The
+	// quantiles, read from the histogram's buckets, are capped at it, so
+	// the p99 reported never exceeds the maximum reported.
 	for _, l := range lines {
 		if l.Time.After(l0.Time) && !l.Time.After(l1.Time) {
 			res.LatenessMax = max(res.LatenessMax, time.Duration(l.Lateness.PeriodMaxNs))
 		}
 	}
+	window := l1.Lateness.Sub(l0.Lateness)
+	window.MaxNs = int64(res.LatenessMax)
+	res.LatenessP50, res.LatenessP99 = window.Quantile(0.50), window.Quantile(0.99)
 	res.MissedTicks = l1.MissedTicks - l0.MissedTicks
 	res.Errors = l1.Failures - l0.Failures
 	res.Dropped = l1.Dropped + l1.Expired - l0.Dropped - l0.Expired
@@ -388,7 +392,7 @@ func otherCPU(brokerPid int) [3]time.Duration {
 }
 
 // StatsLine is a line of the connector's stats file.
-type StatsLine = folder.StatsLine
+type StatsLine = connector.StatsLine
 
 // readStats reads the complete lines of a stats file.
 func readStats(path string) ([]StatsLine, error) {

@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/http-connector/http-connector/internal/config"
+	"github.com/http-connector/http-connector/internal/connector"
 	"github.com/http-connector/http-connector/internal/plan"
 	"github.com/http-connector/http-connector/internal/settings"
 	"github.com/http-connector/http-connector/internal/source/folder"
@@ -57,10 +58,10 @@ func runChild(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	lvl, _ := zerolog.ParseLevel(s.LogLevel)
-	err = folder.Run(ctx, folder.Options{
-		Settings: s, Config: os.DirFS(s.Config), Display: s.Config,
-		Logger: zerolog.New(os.Stderr).Level(lvl), StatsFile: *stats,
-	})
+	log := zerolog.New(os.Stderr).Level(lvl)
+	opts := connector.FromSettings(s, log)
+	opts.StatsFile = *stats
+	err = connector.Run(ctx, folder.New(folder.Options{Settings: s, Config: os.DirFS(s.Config), Display: s.Config, Logger: log}), opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

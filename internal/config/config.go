@@ -14,10 +14,11 @@ import (
 	"sync/atomic"
 
 	"github.com/http-connector/http-connector/internal/adr"
+	"github.com/http-connector/http-connector/internal/mappingfile"
 	"github.com/http-connector/http-connector/internal/plan"
 	"github.com/http-connector/http-connector/internal/resourcefile"
+	"github.com/http-connector/http-connector/internal/settings"
 	"github.com/http-connector/http-connector/internal/yamlfile"
-	"github.com/http-connector/http-connector/mappings"
 )
 
 // Config is a loaded, validated configuration.
@@ -25,7 +26,7 @@ type Config struct {
 	Endpoints map[string]*plan.Endpoint // by Endpoint.Key()
 	Assets    []*plan.Asset             // in file order; disabled ones included
 	Disabled  []string                  // why assets are not sampled, one line each
-	Mappings  *mappings.Library         // the mapping library references resolved against
+	Mappings  *mappingfile.Library      // the mapping library references resolved against
 }
 
 // Errors is every problem found by a load.
@@ -61,6 +62,16 @@ func NewLoader(d plan.Defaults) (*Loader, error) {
 		return nil, err
 	}
 	return &Loader{reader: r, planner: p.WithLibrary(maps.shippedLib.Plan()), maps: maps}, nil
+}
+
+// ForSettings is the loader the connector settings call for: their
+// defaults and mapping files.
+func ForSettings(s *settings.Settings) (*Loader, error) {
+	l, err := NewLoader(plan.Defaults{SamplingInterval: s.DefaultSamplingInterval, RequestTimeout: s.RequestTimeout})
+	if err != nil {
+		return nil, err
+	}
+	return l.WithMappings(s.Mappings), nil
 }
 
 // Planner is the planner the loader builds with.

@@ -5,11 +5,10 @@ import (
 	"io/fs"
 	"path"
 	"path/filepath"
-	"testing/fstest"
 
+	"github.com/http-connector/http-connector/internal/mappingfile"
 	"github.com/http-connector/http-connector/internal/plan"
 	"github.com/http-connector/http-connector/internal/yamlfile"
-	"github.com/http-connector/http-connector/mappings"
 )
 
 // DefaultMappingsFolder is the folder of the configuration folder whose
@@ -20,14 +19,14 @@ const DefaultMappingsFolder = "mappings"
 // files, then the given paths, or else the configuration's own mappings
 // folder.
 type mappingSource struct {
-	reader     *mappings.Reader
-	shipped    []*mappings.File
-	shippedLib *mappings.Library
+	reader     *mappingfile.Reader
+	shipped    []*mappingfile.File
+	shippedLib *mappingfile.Library
 	paths      []string // files or folders; nil: the default folder
 }
 
 func newMappingSource() (mappingSource, error) {
-	r, err := mappings.NewReader()
+	r, err := mappingfile.NewReader()
 	if err != nil {
 		return mappingSource{}, err
 	}
@@ -35,7 +34,7 @@ func newMappingSource() (mappingSource, error) {
 	if err != nil {
 		return mappingSource{}, err
 	}
-	lib, errs := mappings.NewLibrary(shipped...)
+	lib, errs := mappingfile.NewLibrary(shipped...)
 	if len(errs) > 0 {
 		return mappingSource{}, errors.Join(errs...)
 	}
@@ -52,24 +51,30 @@ func (l *Loader) WithMappings(paths []string) *Loader {
 	return &cp
 }
 
-// load reads the mapping library of a configuration folder: its errors
-// come sorted by file and line.
-func (m mappingSource) load(fsys fs.FS, dir, display string) (*mappings.Library, []error) {
-	files := append([]*mappings.File(nil), m.shipped...)
+// load reads the mapping library of a configuration folder (nil: none,
+// as in Akri mode): its errors come sorted by file and line.
+func (m mappingSource) load(fsys fs.FS, dir, display string) (*mappingfile.Library, []error) {
+	files := append([]*mappingfile.File(nil), m.shipped...)
 	var errs []error
-	if len(m.paths) > 0 {
+	switch folder := path.Join(dir, DefaultMappingsFolder); {
+	case len(m.paths) > 0:
 		for _, p := range m.paths {
 			read, es := m.reader.ReadPath(p)
 			files, errs = append(files, read...), append(errs, es...)
 		}
-	} else if st, err := fs.Stat(fsys, path.Join(dir, DefaultMappingsFolder)); err == nil && st.IsDir() {
-		read, es := m.reader.ReadFS(fsys, path.Join(dir, DefaultMappingsFolder), path.Join(display, DefaultMappingsFolder), "")
+	case fsys != nil && isDir(fsys, folder):
+		read, es := m.reader.ReadFS(fsys, folder, path.Join(display, DefaultMappingsFolder), "")
 		files, errs = append(files, read...), append(errs, es...)
 	}
-	lib, lerrs := mappings.NewLibrary(files...)
+	lib, lerrs := mappingfile.NewLibrary(files...)
 	errs = append(errs, lerrs...)
 	yamlfile.SortErrors(errs)
 	return lib, errs
+}
+
+func isDir(fsys fs.FS, name string) bool {
+	st, err := fs.Stat(fsys, name)
+	return err == nil && st.IsDir()
 }
 
 // MappingPaths are the mapping files or folders a load reads besides the
@@ -86,7 +91,7 @@ func (l *Loader) MappingPaths(dir string) []string {
 // the loader's mapping paths and the shipped mappings, for the Akri mode,
 // which has no configuration folder. The error, if any, is an Errors.
 func (l *Loader) MappingPlanner() (*plan.Planner, error) {
-	lib, errs := l.maps.load(fstest.MapFS{}, ".", "")
+	lib, errs := l.maps.load(nil, "", "")
 	if len(errs) > 0 {
 		return nil, Errors(errs)
 	}

@@ -1,51 +1,166 @@
-// Package connector wires the engine together and owns its goroutines: one
-// scheduler with its worker pool, one HTTP client per device endpoint (their
-// connection pools shared where TLS settings allow), one sampler per
-// dataset.
-// Assets can be set, replaced and removed while it runs; that is how file
-// reloads and Akri allocation changes reach the samplers.
+// Package connector is the connector's one runtime. It owns every
+// goroutine of a run and its lifecycle, whatever the assets come from:
+//
+//  1. The Source prepares: it says how to reach the MQTT broker (the
+//     folder source may start the embedded broker for it) and where the
+//     secrets of device endpoints are. Nothing has been dialled yet, so a
+//     configuration problem stops the run before any connection.
+//  2. The MQTT connection is made. It outlives the run's context, until the
+//     very end, so that what is queued when the run is told to stop can
+//     still be delivered.
+//  3. The publisher starts: the QoS 1 queue, with the spool replayed first.
+//  4. The scheduler starts, and the source runs: it gives the runtime the
+//     assets to sample (Apply, Set, Remove), as often as they change, and
+//     hears what happens to them (Hooks). Every goroutine the source needs
+//     it starts with Go, so that the runtime waits for it.
+//  5. When the context ends, the source and its goroutines stop, then the
+//     samplers (running samples are cancelled and waited for).
+//  6. The source says goodbye while the connection is still up (in Akri
+//     mode: ADR notifications off).
+//  7. The queue is flushed for at most ShutdownTimeout; what is left stays
+//     in the spool or is reported lost.
+//  8. The MQTT session is closed, and what the source prepared is released.
+//
+// Cross-cutting work lives here once for both sources: HTTP clients per
+// device endpoint, the credentials they are built with and their renewal
+// when a secret's content changes, the stats file, pprof, and the lower
+// garbage collector target while the assets start.
 package connector
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/http-connector/http-connector/internal/credentials"
 	"github.com/http-connector/http-connector/internal/fetch"
 	"github.com/http-connector/http-connector/internal/mqttclient"
 	"github.com/http-connector/http-connector/internal/plan"
+	"github.com/http-connector/http-connector/internal/publish"
 	"github.com/http-connector/http-connector/internal/sampling"
 	"github.com/http-connector/http-connector/internal/schedule"
+	"github.com/http-connector/http-connector/internal/settings"
 )
 
-// Options configure a Connector.
-type Options struct {
-	Logger    zerolog.Logger
-	Publisher sampling.Publisher
-	// Credentials resolves an endpoint's secrets; nil means anonymous.
-	Credentials func(ep *plan.Endpoint) (fetch.Credentials, error)
-	// Fetch holds the HTTP limits; Credentials and Shared in it are
-	// ignored.
-	Fetch fetch.Options
-	// Decorator, if set, gives the function that completes each message of
-	// a dataset before it is published (CloudEvents properties in Akri mode).
-	Decorator func(a *plan.Asset, d *plan.Dataset) func(*mqttclient.Message)
-	// OnDatasetState, if set, is called when a dataset starts failing or
-	// recovers (err nil).
-	OnDatasetState func(asset, dataset string, err error)
-	// Observe, if set, is told the start lateness of every sample.
-	Observe schedule.Observer
+// A Source gives the runtime the assets to sample: the folder of resource
+// files (internal/source/folder) or the Akri operator's mounts and the ADR
+// service (internal/source/akri).
+type Source interface {
+	// Prepare is called first, before anything is dialled.
+	Prepare(ctx context.Context) (Setup, error)
+	// Run feeds the runtime until ctx ends. It calls rt.Ready once the
+	// first assets are applied. An error it returns ends the run.
+	Run(ctx context.Context, rt *Runtime) error
+	// Goodbye is called once sampling has stopped, with the MQTT
+	// connection still up, under the shutdown deadline.
+	Goodbye(ctx context.Context)
 }
 
-// Connector runs samplers for a changing set of assets.
-type Connector struct {
-	opts     Options
-	log      zerolog.Logger
-	sched    *schedule.Scheduler
+// Setup is what a source prepared for the run.
+type Setup struct {
+	// MQTT is how to connect to the broker.
+	MQTT mqttclient.Options
+	// Secrets is where device endpoint secrets are read.
+	Secrets credentials.Secrets
+	Hooks   Hooks
+	// Close, if set, is called at the very end (the embedded broker stops).
+	Close func()
+	// LoadTime is how long loading the configuration took, for the stats
+	// file.
+	LoadTime time.Duration
+}
+
+// Hooks are what a source hears of the runtime; each may be nil.
+type Hooks struct {
+	// Decorate returns the function that completes each message of a
+	// dataset before it is published (the CloudEvents of Akri mode), or
+	// nil.
+	Decorate func(a *plan.Asset, d *plan.Dataset) func(*mqttclient.Message)
+	// DatasetState is told when a dataset starts failing (err set) or
+	// recovers (err nil).
+	DatasetState func(asset, dataset string, err error)
+	// EndpointCredentials is told when an endpoint's secrets cannot be
+	// read any more (err set: its assets keep the credentials they have)
+	// or have changed and its assets restarted with them (err nil).
+	EndpointCredentials func(ep *plan.Endpoint, err error)
+}
+
+// Options configure a run. The zero value of a field is its default.
+type Options struct {
+	Logger zerolog.Logger
+	// Fetch holds the HTTP limits of device requests; its Credentials and
+	// Shared are the runtime's.
+	Fetch fetch.Options
+	// Publish configures the QoS 1 queue; its Logger is the runtime's.
+	Publish publish.Options
+	// ShutdownTimeout bounds the goodbye, the flush and the disconnect.
+	ShutdownTimeout time.Duration
+	// ConnectWait is how long the start waits for the broker before
+	// sampling begins anyway (messages are queued meanwhile); default 10 s.
+	ConnectWait time.Duration
+	// SecretsPeriod is how often endpoint secrets are read again to notice
+	// a changed content; default 10 s.
+	SecretsPeriod time.Duration
+	// StatsFile, if set, receives the running totals as JSON lines (see
+	// StatsLine): what the benchmark reads.
+	StatsFile string
+	// Pprof, if set, serves net/http/pprof on this loopback address.
+	Pprof string
+	// LowGCWhileStarting keeps the garbage collector's target low until
+	// the source is ready (see startgc.go).
+	LowGCWhileStarting bool
+	// Ready, if set, is called once, when the source is ready, with the
+	// URL of the broker.
+	Ready func(brokerURL string)
+}
+
+// FromSettings are the options the connector settings give.
+func FromSettings(s *settings.Settings, log zerolog.Logger) Options {
+	return Options{
+		Logger: log,
+		Fetch:  fetch.Options{MaxResponseBytes: s.MaxResponseBytes, MaxConns: s.MaxConnsPerDevice},
+		Publish: publish.Options{
+			QueueSize: s.PublishQueueSize,
+			Inflight:  s.PublishInflight,
+			Overflow:  publish.Overflow(s.PublishOverflow),
+			SpoolDir:  s.SpoolDir,
+		},
+		ShutdownTimeout: s.ShutdownTimeout,
+		Pprof:           s.Pprof,
+	}
+}
+
+func (o *Options) defaults() {
+	if o.ShutdownTimeout <= 0 {
+		o.ShutdownTimeout = settings.Defaults().ShutdownTimeout
+	}
+	if o.ConnectWait <= 0 {
+		o.ConnectWait = 10 * time.Second
+	}
+	if o.SecretsPeriod <= 0 {
+		o.SecretsPeriod = 10 * time.Second
+	}
+	o.Publish.Logger = o.Logger
+}
+
+// Runtime is a running connector, as its source sees it.
+type Runtime struct {
+	opts    Options
+	log     zerolog.Logger
+	setup   Setup
+	client  *mqttclient.Client
+	pub     *publish.Publisher
+	sched   *schedule.Scheduler
+	began   time.Time
+	stats   *statsWriter
+	gc      *startupGC
+	ready   sync.Once
+	sources sync.WaitGroup // the source's goroutines
+	srcCtx  context.Context
+
 	counters sampling.Counters
 	shared   fetch.Transports    // connection pools of the endpoints' clients
 	work     sampling.Workspaces // memory of the samples running
@@ -55,225 +170,156 @@ type Connector struct {
 	assets    map[string]*running
 }
 
-type endpoint struct {
-	plan   *plan.Endpoint
-	client *fetch.Client
-	users  int
-}
-
-type running struct {
-	plan     *plan.Asset
-	endpoint *endpoint
-	jobs     []*schedule.Job
-	samplers []*sampling.Sampler
-}
-
-// New returns a connector with no assets.
-func New(opts Options) *Connector {
-	return &Connector{
-		opts:      opts,
-		log:       opts.Logger,
-		sched:     schedule.New(opts.Observe),
-		endpoints: map[string]*endpoint{},
-		assets:    map[string]*running{},
+// Run runs src until ctx ends, as the package comment says. A source's
+// configuration problems are returned before anything is dialled.
+func Run(ctx context.Context, src Source, o Options) (err error) {
+	o.defaults()
+	rt := &Runtime{opts: o, log: o.Logger, began: time.Now(), endpoints: map[string]*endpoint{}, assets: map[string]*running{}}
+	if o.LowGCWhileStarting {
+		rt.gc = lowerGCForStartup()
+		defer rt.gc.restore()
 	}
-}
-
-// Counters are the connector's running totals.
-func (c *Connector) Counters() *sampling.Counters { return &c.counters }
-
-// MissedTicks is the total of skipped ticks.
-func (c *Connector) MissedTicks() int64 { return c.sched.Missed() }
-
-// Run samples until ctx ends, then stops every sampler and waits for them.
-func (c *Connector) Run(ctx context.Context) {
-	c.sched.Run(ctx)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, ep := range c.endpoints {
-		ep.client.Close()
+	if rt.setup, err = src.Prepare(ctx); err != nil {
+		return err
 	}
-	c.shared.Close()
-}
-
-// Apply makes the running assets exactly the active ones of assets:
-// new ones start, missing ones stop, changed ones restart. It returns the
-// errors of assets that could not start; the others run regardless.
-func (c *Connector) Apply(ctx context.Context, assets []*plan.Asset) error {
-	want := map[string]*plan.Asset{}
-	for _, a := range assets {
-		if a.Enabled && a.Endpoint != nil && a.Endpoint.Enabled {
-			want[a.Name] = a
-		}
+	if rt.setup.Close != nil {
+		defer rt.setup.Close()
 	}
-	c.mu.Lock()
-	var stale []string
-	for name := range c.assets {
-		if _, ok := want[name]; !ok {
-			stale = append(stale, name)
-		}
+	if rt.setup.Secrets == nil {
+		rt.setup.Secrets = noSecrets{}
 	}
-	c.mu.Unlock()
-	var errs []error
-	for _, name := range stale {
-		if err := c.Remove(ctx, name); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	for _, a := range assets {
-		if want[a.Name] != a {
-			continue
-		}
-		if err := c.Set(ctx, a); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// Set starts a's samplers, replacing the running asset of that name if its
-// definition changed.
-func (c *Connector) Set(ctx context.Context, a *plan.Asset) error {
-	c.mu.Lock()
-	old := c.assets[a.Name]
-	c.mu.Unlock()
-	if old != nil {
-		if old.plan.Fingerprint == a.Fingerprint {
-			return nil
-		}
-		if err := c.Remove(ctx, a.Name); err != nil {
-			return err
-		}
-		c.log.Info().Str("asset", a.Name).Msg("asset changed; restarting its datasets")
-	}
-	ep, err := c.acquire(a.Endpoint)
-	if err != nil {
-		return fmt.Errorf("asset %q: %w", a.Name, err)
-	}
-	r := &running{plan: a, endpoint: ep}
-	for _, d := range a.Datasets {
-		opts := sampling.Options{Logger: c.log, Counters: &c.counters, Go: c.sched.Go, Workspaces: &c.work}
-		if c.opts.Decorator != nil {
-			opts.Decorate = c.opts.Decorator(a, d)
-		}
-		if f := c.opts.OnDatasetState; f != nil {
-			asset, dataset := a.Name, d.Name
-			opts.OnStateChange = func(err error) { f(asset, dataset, err) }
-		}
-		s, err := sampling.New(d, ep.client, c.opts.Publisher, opts)
+	if o.Pprof != "" {
+		stop, err := servePprof(o.Pprof, rt.log)
 		if err != nil {
-			c.stop(ctx, r)
 			return err
 		}
-		r.samplers = append(r.samplers, s)
-		r.jobs = append(r.jobs, c.sched.Add(a.Name+"/"+d.Name, d.Interval, s.Sample))
+		defer stop()
 	}
-	c.mu.Lock()
-	c.assets[a.Name] = r
-	c.mu.Unlock()
-	c.log.Debug().Str("asset", a.Name).Int("datasets", len(a.Datasets)).Msg("asset started")
-	return nil
-}
+	if rt.stats, err = newStatsWriter(o.StatsFile, rt.setup.LoadTime); err != nil {
+		return err
+	}
+	rt.sched = schedule.New(rt.stats.observer())
 
-// Remove stops an asset's samplers and waits for running samples to end.
-func (c *Connector) Remove(ctx context.Context, name string) error {
-	c.mu.Lock()
-	r := c.assets[name]
-	delete(c.assets, name)
-	c.mu.Unlock()
-	if r == nil {
+	// The connection outlives ctx until Close, so that the messages queued
+	// when ctx ends can still be flushed.
+	if rt.client, err = mqttclient.Connect(context.WithoutCancel(ctx), rt.setup.MQTT); err != nil {
+		return err
+	}
+	defer rt.disconnect(ctx)
+	broker := rt.brokerURL()
+	waitCtx, cancel := context.WithTimeout(ctx, o.ConnectWait)
+	if err := rt.client.AwaitConnection(waitCtx); err != nil && ctx.Err() == nil {
+		rt.log.Warn().Str("broker", broker).Msg("broker not reachable yet; sampling starts anyway and publishing follows the connection")
+	}
+	cancel()
+	if rt.pub, err = publish.Start(ctx, rt.client, o.Publish); err != nil {
+		return err
+	}
+	defer rt.flush(ctx)
+
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	rt.srcCtx = runCtx
+	var sampling sync.WaitGroup
+	sampling.Go(func() { rt.sched.Run(runCtx) })
+	rt.stats.run(runCtx, rt)
+	srcErr := make(chan error, 1)
+	rt.sources.Go(func() {
+		err := src.Run(runCtx, rt)
+		if err != nil && runCtx.Err() == nil {
+			srcErr <- err
+		}
+		stop()
+	})
+	rt.sources.Go(func() { rt.watchSecrets(runCtx) })
+	<-runCtx.Done()
+	rt.sources.Wait()
+	sampling.Wait()
+	rt.closeEndpoints()
+	rt.stats.close(rt)
+	st := rt.Snapshot()
+	rt.log.Info().Int64("samples", st.Samples).Int64("messages", st.Messages).Int64("failed_samples", st.Failures).
+		Int64("filtered_samples", rt.counters.Filtered.Load()).Int64("missed_ticks", st.Missed).
+		Int64("retries", rt.counters.Retries.Load()).Int64("skipped_ticks", rt.counters.Skipped.Load()).Msg("stopped")
+
+	gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.ShutdownTimeout)
+	defer cancel()
+	src.Goodbye(gctx)
+	select {
+	case err := <-srcErr:
+		return err
+	default:
 		return nil
 	}
-	c.log.Debug().Str("asset", name).Msg("asset stopped")
-	return c.stop(ctx, r)
 }
 
-func (c *Connector) stop(ctx context.Context, r *running) error {
-	var errs []error
-	for _, j := range r.jobs {
-		if err := c.sched.Remove(ctx, j); err != nil {
-			errs = append(errs, err)
+// flush delivers what is queued within the shutdown timeout.
+func (rt *Runtime) flush(ctx context.Context) {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rt.opts.ShutdownTimeout)
+	defer cancel()
+	if err := rt.pub.Close(fctx); err != nil {
+		rt.log.Warn().Err(err).Msg("publish queue not flushed")
+	}
+	pc := rt.pub.Counters()
+	rt.log.Info().Int64("queued", pc.Queued.Load()).Int64("delivered", pc.Delivered.Load()).
+		Int64("dropped", pc.Dropped.Load()).Int64("expired", pc.Expired.Load()).
+		Int64("replayed", pc.Replayed.Load()).Int64("sent_qos0", pc.Sent.Load()).
+		Int64("dropped_qos0", pc.DroppedQoS0.Load()).Int("left", rt.pub.Len()).Msg("publisher stopped")
+}
+
+func (rt *Runtime) disconnect(ctx context.Context) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rt.opts.ShutdownTimeout)
+	defer cancel()
+	if err := rt.client.Close(sctx); err != nil {
+		rt.log.Warn().Err(err).Msg("mqtt disconnect")
+	}
+}
+
+func (rt *Runtime) brokerURL() string {
+	if len(rt.setup.MQTT.Servers) == 0 {
+		return ""
+	}
+	u := *rt.setup.MQTT.Servers[0]
+	u.User = nil
+	return (&u).String()
+}
+
+// MQTT is the connection; sources use it for their own RPC (ADR).
+func (rt *Runtime) MQTT() *mqttclient.Client { return rt.client }
+
+// Publisher is the queue dataset messages go through.
+func (rt *Runtime) Publisher() *publish.Publisher { return rt.pub }
+
+// Go runs f on a goroutine the runtime waits for before sampling stops; f
+// must return once ctx ends.
+func (rt *Runtime) Go(f func(ctx context.Context)) {
+	rt.sources.Go(func() { f(rt.srcCtx) })
+}
+
+// Ready tells the runtime that the source has applied its first assets: the
+// start is over. Later calls do nothing.
+func (rt *Runtime) Ready() {
+	rt.ready.Do(func() {
+		rt.stats.started(time.Since(rt.began))
+		rt.log.Info().Int("assets", rt.Assets()).Str("broker", rt.brokerURL()).Msg("sampling")
+		if rt.gc != nil {
+			rt.gc.restore()
 		}
-	}
-	c.release(r.endpoint)
-	return errors.Join(errs...)
-}
-
-// acquire returns the shared client of an endpoint, building it on first
-// use or when the endpoint's definition changed.
-func (c *Connector) acquire(p *plan.Endpoint) (*endpoint, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	key := p.Key()
-	if ep, ok := c.endpoints[key]; ok && sameEndpoint(ep.plan, p) {
-		ep.users++
-		return ep, nil
-	}
-	opts := c.opts.Fetch
-	opts.Credentials = fetch.Credentials{}
-	opts.Shared = &c.shared
-	if c.opts.Credentials != nil {
-		cr, err := c.opts.Credentials(p)
-		if err != nil {
-			return nil, fmt.Errorf("device %q endpoint %q: credentials: %w", p.Device, p.Name, err)
+		if rt.opts.Ready != nil {
+			rt.opts.Ready(rt.brokerURL())
 		}
-		opts.Credentials = cr
-	}
-	ep := &endpoint{plan: p, client: fetch.New(opts), users: 1}
-	c.endpoints[key] = ep
-	return ep, nil
+	})
 }
 
-func (c *Connector) release(ep *endpoint) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ep.users--
-	if ep.users > 0 {
-		return
-	}
-	ep.client.Close()
-	if c.endpoints[ep.plan.Key()] == ep {
-		delete(c.endpoints, ep.plan.Key())
-	}
+// Resolve reads an endpoint's secrets as the runtime does.
+func (rt *Runtime) Resolve(ep *plan.Endpoint) (credentials.Resolved, error) {
+	return credentials.Resolve(ep, rt.setup.Secrets)
 }
 
-func sameEndpoint(a, b *plan.Endpoint) bool {
-	return a.Address.String() == b.Address.String() && a.Auth == b.Auth && a.Trust == b.Trust
-}
+// noSecrets are the secrets of a source that has none.
+type noSecrets struct{}
 
-// Samplers returns the samplers of a running asset.
-func (c *Connector) Samplers(asset string) []*sampling.Sampler {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if r := c.assets[asset]; r != nil {
-		return append([]*sampling.Sampler(nil), r.samplers...)
-	}
-	return nil
-}
+var errNoSecrets = errors.New("no secrets are configured")
 
-// Assets is the number of running assets.
-func (c *Connector) Assets() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.assets)
-}
-
-// Stats is a snapshot of the connector's totals.
-type Stats struct {
-	Assets, Samples, Failures, Messages, PublishErrors, Requests, Missed int64
-	At                                                                   time.Time
-}
-
-// Snapshot reads the totals.
-func (c *Connector) Snapshot() Stats {
-	return Stats{
-		Assets:        int64(c.Assets()),
-		Samples:       c.counters.Samples.Load(),
-		Failures:      c.counters.Failures.Load(),
-		Messages:      c.counters.Messages.Load(),
-		PublishErrors: c.counters.PublishErrors.Load(),
-		Requests:      c.counters.Requests.Load(),
-		Missed:        c.sched.Missed(),
-		At:            time.Now(),
-	}
-}
+func (noSecrets) Secret(string) ([]byte, error)               { return nil, errNoSecrets }
+func (noSecrets) TrustList(ep *plan.Endpoint) ([]byte, error) { return nil, nil }

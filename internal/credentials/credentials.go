@@ -1,66 +1,133 @@
-// Package credentials turns an endpoint's secret names into the secrets an
-// HTTP client needs, reading them through a lookup function: from the
-// connector settings in standalone mode, from the mounted secret files in
-// Akri mode. Errors name the secret, never its value.
+// Package credentials turns the secret names of a device endpoint into the
+// secrets its HTTP client needs. It is the one resolver of both modes: the
+// secrets come from the connector settings standalone and from the mounted
+// secret files in Akri mode, through the Secrets each mode gives. Errors
+// name the field and the secret, never the value; the fingerprint of what
+// was read tells when a secret's content changed, without keeping it.
 package credentials
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"fmt"
+	"hash"
 
 	"github.com/http-connector/http-connector/internal/adr"
+	"github.com/http-connector/http-connector/internal/certbundle"
 	"github.com/http-connector/http-connector/internal/fetch"
 	"github.com/http-connector/http-connector/internal/plan"
 )
 
-// Lookup returns the value of a named secret.
-type Lookup func(name string) ([]byte, error)
+// Secrets is where the secrets of endpoints are read.
+type Secrets interface {
+	// Secret returns the value of a named secret. Its error need not name
+	// the secret: Resolve does.
+	Secret(name string) ([]byte, error)
+	// TrustList returns the PEM bundle of the CA certificates the endpoint
+	// trusts besides the system roots, or nil when there are none.
+	TrustList(ep *plan.Endpoint) ([]byte, error)
+}
 
-// Resolve reads the secrets auth names.
-func Resolve(auth plan.Auth, lookup Lookup) (fetch.Credentials, error) {
+// Resolved is what an endpoint's secrets resolved to.
+type Resolved struct {
+	fetch.Credentials
+	// Fingerprint changes whenever the content of a secret read does.
+	Fingerprint string
+}
+
+// Resolve reads the secrets ep's authentication and trust list name.
+func Resolve(ep *plan.Endpoint, s Secrets) (Resolved, error) {
+	r := reader{s: s, h: sha256.New()}
 	var c fetch.Credentials
-	switch auth.Method {
+	a := ep.Auth
+	switch a.Method {
 	case "", adr.AuthAnonymous:
-		return c, nil
 	case adr.AuthUsernamePassword:
-		u, err := lookup(auth.UsernameSecret)
+		user, err := r.read("usernameSecretName", a.UsernameSecret)
 		if err != nil {
-			return c, fmt.Errorf("username secret %q: %w", auth.UsernameSecret, err)
+			return Resolved{}, err
 		}
-		p, err := lookup(auth.PasswordSecret)
+		pass, err := r.read("passwordSecretName", a.PasswordSecret)
 		if err != nil {
-			return c, fmt.Errorf("password secret %q: %w", auth.PasswordSecret, err)
+			return Resolved{}, err
 		}
-		c.Username, c.Password = string(u), string(p)
-		return c, nil
+		c.Username, c.Password = string(user), string(pass)
 	case adr.AuthCertificate:
-		certPEM, err := lookup(auth.CertificateSecret)
+		cert, err := r.certificate(a)
 		if err != nil {
-			return c, fmt.Errorf("certificate secret %q: %w", auth.CertificateSecret, err)
+			return Resolved{}, err
 		}
-		keyPEM := certPEM
-		if auth.KeySecret != "" {
-			if keyPEM, err = lookup(auth.KeySecret); err != nil {
-				return c, fmt.Errorf("key secret %q: %w", auth.KeySecret, err)
-			}
-		}
-		chain := certPEM
-		if auth.IntermediatesSecret != "" {
-			inter, err := lookup(auth.IntermediatesSecret)
-			if err != nil {
-				return c, fmt.Errorf("intermediate certificates secret %q: %w", auth.IntermediatesSecret, err)
-			}
-			chain = append(append(bytes.Clone(certPEM), '\n'), inter...)
-		}
-		cert, err := tls.X509KeyPair(chain, keyPEM)
-		if err != nil {
-			// The crypto/tls error never contains key material.
-			return c, fmt.Errorf("certificate secret %q: %w", auth.CertificateSecret, err)
-		}
-		c.Certificate = &cert
-		return c, nil
+		c.Certificate = cert
 	default:
-		return c, fmt.Errorf("authentication method %q is not supported", auth.Method)
+		return Resolved{}, fmt.Errorf("authentication: method %q is not supported (want Anonymous, UsernamePassword or Certificate)", a.Method)
 	}
+	trust, err := s.TrustList(ep)
+	if err != nil {
+		return Resolved{}, err
+	}
+	if trust != nil {
+		if c.RootCAs, err = certbundle.Pool(trust); err != nil {
+			return Resolved{}, fmt.Errorf("trust list %q: %w", ep.Trust, err)
+		}
+		fmt.Fprintf(r.h, "trust %d\x00", len(trust))
+		r.h.Write(trust)
+	}
+	return Resolved{Credentials: c, Fingerprint: hex.EncodeToString(r.h.Sum(nil))}, nil
+}
+
+// reader reads secrets and hashes what it read.
+type reader struct {
+	s Secrets
+	h hash.Hash
+}
+
+func (r *reader) read(field, name string) ([]byte, error) {
+	if name == "" {
+		return nil, fmt.Errorf("%s: empty secret name", field)
+	}
+	b, err := r.s.Secret(name)
+	if err != nil {
+		return nil, fmt.Errorf("%s %q: %w", field, name, err)
+	}
+	fmt.Fprintf(r.h, "%s %d\x00", field, len(b))
+	r.h.Write(b)
+	return b, nil
+}
+
+// certificate reads a client certificate, its key (in its own secret or
+// after the certificate in the same one) and intermediate certificates.
+func (r *reader) certificate(a plan.Auth) (*tls.Certificate, error) {
+	certPEM, err := r.read("certificateSecretName", a.CertificateSecret)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := certbundle.Parse(certPEM); err != nil {
+		return nil, fmt.Errorf("certificateSecretName %q: %w", a.CertificateSecret, err)
+	}
+	keyPEM, keyFrom := certPEM, fmt.Sprintf("certificateSecretName %q", a.CertificateSecret)
+	if a.KeySecret != "" {
+		if keyPEM, err = r.read("keySecretName", a.KeySecret); err != nil {
+			return nil, err
+		}
+		keyFrom = fmt.Sprintf("keySecretName %q", a.KeySecret)
+	}
+	chain := certPEM
+	if a.IntermediatesSecret != "" {
+		inter, err := r.read("intermediateCertificatesSecretName", a.IntermediatesSecret)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := certbundle.Parse(inter); err != nil {
+			return nil, fmt.Errorf("intermediateCertificatesSecretName %q: %w", a.IntermediatesSecret, err)
+		}
+		chain = append(append(bytes.Clone(certPEM), '\n'), inter...)
+	}
+	cert, err := tls.X509KeyPair(chain, keyPEM)
+	if err != nil {
+		// The crypto/tls errors describe the problem, never the key.
+		return nil, fmt.Errorf("certificateSecretName %q with key from %s: %w", a.CertificateSecret, keyFrom, err)
+	}
+	return &cert, nil
 }

@@ -12,6 +12,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -52,6 +53,10 @@ func (c Credentials) String() string {
 
 // GoString keeps %#v from printing secrets too.
 func (c Credentials) GoString() string { return c.String() }
+
+// MarshalJSON writes the description of String, so that structured logs
+// cannot show the secrets either.
+func (c Credentials) MarshalJSON() ([]byte, error) { return json.Marshal(c.String()) }
 
 // Options configure a Client.
 type Options struct {

@@ -46,6 +46,12 @@ type Endpoint struct {
 // Key identifies an endpoint: "device/endpoint".
 func (e *Endpoint) Key() string { return e.Device + "/" + e.Name }
 
+// SameConnection reports whether a client built for e serves o as well:
+// same address, authentication and trust list.
+func (e *Endpoint) SameConnection(o *Endpoint) bool {
+	return e.Address.String() == o.Address.String() && e.Auth == o.Auth && e.Trust == o.Trust
+}
+
 // Auth names the credentials of an endpoint; it never holds secrets.
 type Auth struct {
 	Method              string // adr.AuthAnonymous, adr.AuthUsernamePassword, adr.AuthCertificate
@@ -69,6 +75,10 @@ type Asset struct {
 	// endpoint's does: a running asset with another fingerprint restarts.
 	Fingerprint string
 }
+
+// Active reports whether the asset is sampled: enabled, on an enabled
+// device endpoint.
+func (a *Asset) Active() bool { return a.Enabled && a.Endpoint != nil && a.Endpoint.Enabled }
 
 // Dataset is one dataset's sampling plan.
 type Dataset struct {

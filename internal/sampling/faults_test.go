@@ -19,10 +19,11 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/http-connector/http-connector/internal/config"
-	"github.com/http-connector/http-connector/internal/connector"
 	"github.com/http-connector/http-connector/internal/fetch"
 	"github.com/http-connector/http-connector/internal/mqttclient"
 	"github.com/http-connector/http-connector/internal/plan"
+	"github.com/http-connector/http-connector/internal/sampling"
+	"github.com/http-connector/http-connector/internal/schedule"
 )
 
 // faultAsset is the YAML of a device at address and its asset with one
@@ -246,25 +247,7 @@ func TestFaultsStayInTheirDataset(t *testing.T) {
 
 	pub := &faultRecorder{}
 	st := &faultStates{}
-	conn := connector.New(connector.Options{
-		Logger:         zerolog.Nop(),
-		Publisher:      pub,
-		Fetch:          fetch.Options{MaxResponseBytes: maxBody},
-		OnDatasetState: st.set,
-	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		conn.Run(ctx)
-	}()
-	defer func() {
-		cancel()
-		<-done
-	}()
-	if err := conn.Apply(ctx, assets); err != nil {
-		t.Fatalf("Apply: %v", err)
-	}
+	conn := startSamplers(t, assets, pub, fetch.Options{MaxResponseBytes: maxBody}, st.set, zerolog.Nop())
 	const window = 1500 * time.Millisecond
 	time.Sleep(window)
 
@@ -324,20 +307,7 @@ func TestFailingDeviceIsPolledLessOften(t *testing.T) {
 	assets := faultLoadAssets(t, map[string]string{"a.yaml": faultAsset("flaky", addr, interval)})
 	var logs faultLogs
 	pub := &faultRecorder{}
-	conn := connector.New(connector.Options{Logger: zerolog.New(&logs), Publisher: pub})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		conn.Run(ctx)
-	}()
-	defer func() {
-		cancel()
-		<-done
-	}()
-	if err := conn.Apply(ctx, assets); err != nil {
-		t.Fatal(err)
-	}
+	conn := startSamplers(t, assets, pub, fetch.Options{}, nil, zerolog.New(&logs))
 	time.Sleep(1200 * time.Millisecond) // 24 ticks
 	c := conn.Counters()
 	if samples, skipped := c.Samples.Load(), c.Skipped.Load(); samples > 8 || skipped < 12 {
@@ -368,6 +338,48 @@ func TestFailingDeviceIsPolledLessOften(t *testing.T) {
 			t.Errorf("%q logged %d times, want %d", msg, got, want)
 		}
 	}
+}
+
+// samplerSet samples assets as the runtime does, without MQTT: one
+// scheduler, one client per endpoint, one sampler per dataset.
+type samplerSet struct {
+	counters sampling.Counters
+}
+
+func (s *samplerSet) Counters() *sampling.Counters { return &s.counters }
+
+// startSamplers samples assets until the test ends.
+func startSamplers(t *testing.T, assets []*plan.Asset, pub sampling.Publisher, fo fetch.Options, onState func(asset, dataset string, err error), log zerolog.Logger) *samplerSet {
+	t.Helper()
+	set := &samplerSet{}
+	sched := schedule.New(nil)
+	for _, a := range assets {
+		client := fetch.New(fo)
+		t.Cleanup(client.Close)
+		for _, d := range a.Datasets {
+			opts := sampling.Options{Logger: log, Counters: &set.counters, Go: sched.Go}
+			if onState != nil {
+				asset, dataset := a.Name, d.Name
+				opts.OnStateChange = func(err error) { onState(asset, dataset, err) }
+			}
+			s, err := sampling.New(d, client, pub, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sched.Add(a.Name+"/"+d.Name, d.Interval, s.Sample)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sched.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return set
 }
 
 type faultLogs struct {

@@ -30,6 +30,9 @@ type Options struct {
 	OnChange func(ctx context.Context)
 	// OnError is told about watch errors that do not stop Run (optional).
 	OnError func(err error)
+	// Ready, if set, is called once the paths are watched: a change made
+	// after it is seen.
+	Ready func()
 }
 
 // Run watches until ctx ends. It returns an error only when watching
@@ -51,6 +54,9 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 	add()
+	if o.Ready != nil {
+		o.Ready()
+	}
 	timer := time.NewTimer(o.Delay)
 	timer.Stop()
 	for {

@@ -23,6 +23,7 @@ import (
 	"github.com/http-connector/http-connector/internal/akrimount"
 	"github.com/http-connector/http-connector/internal/broker"
 	"github.com/http-connector/http-connector/internal/config"
+	"github.com/http-connector/http-connector/internal/connector"
 	"github.com/http-connector/http-connector/internal/mqttclient"
 	"github.com/http-connector/http-connector/internal/plan"
 	"github.com/http-connector/http-connector/internal/source/akri"
@@ -244,7 +245,9 @@ func startHarnessWith(t *testing.T, assets map[string]adr.Asset, assigned string
 	}
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- akri.Run(runCtx, opts) }()
+	go func() {
+		done <- connector.Run(runCtx, akri.New(opts), connector.Options{Logger: opts.Logger, SecretsPeriod: opts.RescanPeriod})
+	}()
 	var once sync.Once
 	var runErr error
 	h.stop = func() error {

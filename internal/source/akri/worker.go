@@ -2,9 +2,6 @@ package akri
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -20,7 +17,6 @@ import (
 	"github.com/http-connector/http-connector/internal/akrimount"
 	"github.com/http-connector/http-connector/internal/config"
 	"github.com/http-connector/http-connector/internal/connector"
-	"github.com/http-connector/http-connector/internal/fetch"
 	"github.com/http-connector/http-connector/internal/messageschema"
 	"github.com/http-connector/http-connector/internal/mqttclient"
 	"github.com/http-connector/http-connector/internal/plan"
@@ -41,6 +37,7 @@ const (
 	evSchema
 	evReconnected
 	evMappings
+	evCredentials
 )
 
 type event struct {
@@ -64,14 +61,13 @@ type worker struct {
 	adr      *adrclient.Client
 	registry *adrclient.SchemaRegistry
 	status   *adrclient.StatusReporter
-	conn     *connector.Connector
+	rt       *connector.Runtime
 
 	mu     sync.Mutex
 	queue  []event
 	signal chan struct{}
 	decor  map[string]*datasetDecor // by asset/dataset; read by samplers
-	ctx    context.Context          // the worker's, for health runners
-	wg     sync.WaitGroup           // health runners
+	ctx    context.Context          // the source's, for health runners
 	ready  bool
 
 	planner      *plan.Planner
@@ -82,16 +78,15 @@ type worker struct {
 }
 
 type endpointState struct {
-	ref      akrimount.EndpointRef
-	device   *adr.Device
-	plan     *plan.Endpoint // nil while the endpoint is unusable
-	problem  string         // why it is unusable
-	notifOn  bool
-	pending  bool // setup failed: retried on the next rescan
-	credHash string
-	health   *adrclient.EndpointHealth
-	stop     context.CancelFunc
-	assets   map[string]*assetState
+	ref     akrimount.EndpointRef
+	device  *adr.Device
+	plan    *plan.Endpoint // nil while the endpoint is unusable
+	problem string         // why it is unusable
+	notifOn bool
+	pending bool // setup failed: retried on the next rescan
+	health  *adrclient.EndpointHealth
+	stop    context.CancelFunc
+	assets  map[string]*assetState
 }
 
 type assetState struct {
@@ -115,9 +110,9 @@ type datasetDecor struct {
 	declared   string // schema text declared in the configuration, if any
 }
 
-func newWorker(o Options, log zerolog.Logger, clock *aiorpc.Clock, adrc *adrclient.Client, reg *adrclient.SchemaRegistry, st *adrclient.StatusReporter) *worker {
+func newWorker(o Options, log zerolog.Logger) *worker {
 	return &worker{
-		opts: o, log: log, clock: clock, adr: adrc, registry: reg, status: st,
+		opts: o, log: log,
 		signal:    make(chan struct{}, 1),
 		planner:   o.Planner,
 		decor:     map[string]*datasetDecor{},
@@ -148,11 +143,19 @@ func (w *worker) post(e event) {
 	}
 }
 
+// start gives the worker what it works with, once the connection is up.
+func (w *worker) start(ctx context.Context, rt *connector.Runtime, clock *aiorpc.Clock, adrc *adrclient.Client, reg *adrclient.SchemaRegistry, st *adrclient.StatusReporter) {
+	w.rt, w.clock, w.adr, w.registry, w.status, w.ctx = rt, clock, adrc, reg, st, ctx
+}
+
+// goHealth runs a health reporter until it is cancelled or the run ends.
+func (w *worker) goHealth(run func(context.Context)) context.CancelFunc {
+	hctx, cancel := context.WithCancel(w.ctx)
+	w.rt.Go(func(context.Context) { run(hctx) })
+	return cancel
+}
+
 func (w *worker) run(ctx context.Context) {
-	w.mu.Lock()
-	w.ctx = ctx
-	w.mu.Unlock()
-	defer w.wg.Wait()
 	rescan := time.NewTicker(w.opts.RescanPeriod)
 	defer rescan.Stop()
 	for {
@@ -186,9 +189,7 @@ func (w *worker) handle(ctx context.Context, e event) {
 		w.applyAssignments(ctx, e.assignments)
 		if !w.ready {
 			w.ready = true
-			if w.opts.Ready != nil {
-				w.opts.Ready()
-			}
+			w.rt.Ready()
 		}
 	case evDeviceUpdate:
 		es := w.endpoints[e.ref]
@@ -222,6 +223,8 @@ func (w *worker) handle(ctx context.Context, e event) {
 		w.registerSchema(ctx, e.asset, e.dataset, e.payload)
 	case evMappings:
 		w.reloadMappings(ctx)
+	case evCredentials:
+		w.credentialsChanged(ctx, e.ref, e.err)
 	case evReconnected:
 		w.log.Info().Msg("mqtt session was lost; setting ADR notifications again")
 		for _, es := range w.endpoints {
@@ -294,13 +297,8 @@ func (w *worker) setupEndpoint(ctx context.Context, es *endpointState) {
 	es.pending = false
 	es.device = &d
 	if es.health == nil {
-		hctx, cancel := context.WithCancel(w.ctx)
-		es.health, es.stop = w.adr.NewEndpointHealth(es.ref.Device, es.ref.Endpoint, w.opts.HealthPeriod), cancel
-		w.wg.Add(1)
-		go func() {
-			defer w.wg.Done()
-			es.health.Run(hctx)
-		}()
+		es.health = w.adr.NewEndpointHealth(es.ref.Device, es.ref.Endpoint, w.opts.HealthPeriod)
+		es.stop = w.goHealth(es.health.Run)
 	}
 	log.Info().Msg("device endpoint assigned")
 	w.planEndpoint(ctx, es)
@@ -315,12 +313,17 @@ func (w *worker) planEndpoint(ctx context.Context, es *endpointState) {
 		p, probs := w.planner.Endpoint(es.ref.Device, es.device, es.ref.Endpoint)
 		if len(probs) > 0 {
 			es.problem = joinProblems(probs)
-		} else if hash, err := w.credentialHash(p); err != nil {
-			es.problem = err.Error()
+		} else if _, err := w.rt.Resolve(p); err != nil {
+			es.problem = "credentials: " + err.Error()
 		} else {
-			es.plan, es.credHash = p, hash
+			es.plan = p
 		}
 	}
+	w.reportDevice(ctx, es)
+}
+
+// reportDevice reports the endpoint's state in the device status.
+func (w *worker) reportDevice(ctx context.Context, es *endpointState) {
 	version := es.device.Version
 	now := time.Now().UTC()
 	_, err := w.status.UpdateDevice(ctx, es.ref.Device, es.ref.Endpoint, func(s *adr.DeviceStatus) {
@@ -373,13 +376,8 @@ func (w *worker) setupAsset(ctx context.Context, as *assetState) {
 	as.pending = false
 	as.def = &a
 	if as.health == nil {
-		hctx, cancel := context.WithCancel(w.ctx)
-		as.health, as.stop = w.adr.NewDatasetHealth(ref.Device, ref.Endpoint, as.name, w.opts.HealthPeriod), cancel
-		w.wg.Add(1)
-		go func() {
-			defer w.wg.Done()
-			as.health.Run(hctx)
-		}()
+		as.health = w.adr.NewDatasetHealth(ref.Device, ref.Endpoint, as.name, w.opts.HealthPeriod)
+		as.stop = w.goHealth(as.health.Run)
 	}
 	log.Info().Msg("asset assigned")
 	w.planAsset(ctx, as)
@@ -425,13 +423,13 @@ func (w *worker) planAsset(ctx context.Context, as *assetState) {
 	// Start or stop sampling.
 	switch {
 	case p == nil || !p.Enabled || !p.Endpoint.Enabled || len(p.Datasets) == 0:
-		if err := w.conn.Remove(ctx, as.name); err != nil {
+		if err := w.rt.Remove(ctx, as.name); err != nil {
 			log.Warn().Err(err).Msg("stopping the asset")
 		}
 		as.running = nil
 	default:
 		w.prepareDecor(as, p)
-		if err := w.conn.Set(ctx, p); err != nil {
+		if err := w.rt.Set(ctx, p); err != nil {
 			assetErr = joinLine(assetErr, err.Error())
 			as.running = nil
 		} else {
@@ -474,7 +472,7 @@ func (w *worker) planAsset(ctx context.Context, as *assetState) {
 }
 
 func (w *worker) removeAsset(ctx context.Context, as *assetState) {
-	if err := w.conn.Remove(ctx, as.name); err != nil {
+	if err := w.rt.Remove(ctx, as.name); err != nil {
 		w.log.Warn().Err(err).Str("asset", as.name).Msg("stopping the asset")
 	}
 	if as.stop != nil {
@@ -493,31 +491,36 @@ func (w *worker) removeAsset(ctx context.Context, as *assetState) {
 	w.log.Info().Str("asset", as.name).Msg("asset unassigned")
 }
 
-// retry runs on every rescan: setups that failed are tried again, and
-// endpoints whose credential files changed restart their assets.
+// retry runs on every rescan: setups that failed are tried again.
 func (w *worker) retry(ctx context.Context) {
 	for _, es := range w.endpoints {
 		if es.pending {
 			w.setupEndpoint(ctx, es)
-		}
-		if es.plan != nil {
-			hash, err := w.credentialHash(es.plan)
-			if err != nil || hash != es.credHash {
-				w.log.Info().Str("device", es.ref.Device).Str("endpoint", es.ref.Endpoint).Msg("device credentials changed; reconnecting its assets")
-				for _, as := range es.assets {
-					_ = w.conn.Remove(ctx, as.name)
-				}
-				w.planEndpoint(ctx, es)
-				for _, as := range es.assets {
-					w.planAsset(ctx, as)
-				}
-			}
 		}
 		for _, as := range es.assets {
 			if as.pending {
 				w.setupAsset(ctx, as)
 			}
 		}
+	}
+}
+
+// credentialsChanged takes what the runtime found when it read an
+// endpoint's secrets again: err when they cannot be read any more (the
+// device status says so), nil when they changed and its assets restarted
+// with them, or can be read again.
+func (w *worker) credentialsChanged(ctx context.Context, ref akrimount.EndpointRef, err error) {
+	es := w.endpoints[ref]
+	if es == nil || es.device == nil {
+		return
+	}
+	w.planEndpoint(ctx, es)
+	if err != nil && es.problem == "" {
+		es.problem = "credentials: " + err.Error()
+		w.reportDevice(ctx, es)
+	}
+	for _, as := range es.assets {
+		w.planAsset(ctx, as)
 	}
 }
 
@@ -587,69 +590,6 @@ func (w *worker) goodbye(ctx context.Context) {
 				w.log.Debug().Err(err).Str("device", es.ref.Device).Msg("turning device notifications off")
 			}
 		}
-	}
-}
-
-// credentials resolves an endpoint's secrets from the mounted files; the
-// connector calls it when it builds the endpoint's HTTP client.
-func (w *worker) credentials(ep *plan.Endpoint) (fetch.Credentials, error) {
-	env := w.opts.Env
-	var c fetch.Credentials
-	auth := authOf(ep.Auth)
-	if auth != nil && auth.Method != adr.AuthAnonymous {
-		if env.DeviceCredentialsDir == "" {
-			return c, errors.New("the endpoint needs credentials but DEVICE_ENDPOINT_CREDENTIALS_MOUNT_PATH is not set")
-		}
-		cr, err := akrimount.ResolveCredentials(env.DeviceCredentialsDir, auth)
-		if err != nil {
-			return c, err
-		}
-		c.Username, c.Password, c.Certificate = cr.Username, cr.Password.Reveal(), cr.Certificate
-	}
-	if ep.Trust != "" {
-		if env.DeviceTrustBundleDir == "" {
-			return c, fmt.Errorf("trust list %q: DEVICE_ENDPOINT_TLS_TRUST_BUNDLE_CA_CERT_MOUNT_PATH is not set", ep.Trust)
-		}
-		pool, err := akrimount.TrustPool(env.DeviceTrustBundleDir, ep.Trust, ep.Device, ep.Name)
-		if err != nil {
-			return c, err
-		}
-		c.RootCAs = pool
-	}
-	return c, nil
-}
-
-// credentialHash fingerprints an endpoint's resolved secrets, so that a
-// change of the mounted files is noticed without keeping the secrets.
-func (w *worker) credentialHash(ep *plan.Endpoint) (string, error) {
-	c, err := w.credentials(ep)
-	if err != nil {
-		return "", fmt.Errorf("credentials: %w", err)
-	}
-	h := sha256.New()
-	fmt.Fprintf(h, "%d:%s\x00%d:%s\x00", len(c.Username), c.Username, len(c.Password), c.Password)
-	if c.Certificate != nil {
-		for _, der := range c.Certificate.Certificate {
-			h.Write(der)
-		}
-	}
-	if c.RootCAs != nil {
-		fmt.Fprintf(h, "trust:%s", ep.Trust)
-		for _, s := range c.RootCAs.Subjects() { //nolint:staticcheck // a fingerprint, not a check
-			h.Write(s)
-		}
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-func authOf(a plan.Auth) *adr.Authentication {
-	switch a.Method {
-	case "", adr.AuthAnonymous:
-		return nil
-	case adr.AuthUsernamePassword:
-		return &adr.Authentication{Method: a.Method, UsernamePasswordCredentials: &adr.UsernamePasswordCredentials{UsernameSecretName: a.UsernameSecret, PasswordSecretName: a.PasswordSecret}}
-	default:
-		return &adr.Authentication{Method: a.Method, X509Credentials: &adr.X509Credentials{CertificateSecretName: a.CertificateSecret, IntermediateCertificatesSecretName: a.IntermediatesSecret, KeySecretName: a.KeySecret}}
 	}
 }
 

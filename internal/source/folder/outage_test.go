@@ -23,6 +23,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/http-connector/http-connector/internal/connector"
 	"github.com/http-connector/http-connector/internal/mqttclient"
 	"github.com/http-connector/http-connector/internal/settings"
 	"github.com/http-connector/http-connector/internal/source/folder"
@@ -311,13 +312,10 @@ func startOutageRun(t *testing.T, s *settings.Settings, cfg fstest.MapFS) *outag
 	r.stop = cancel
 	ready := make(chan struct{})
 	go func() {
-		r.done <- folder.Run(ctx, folder.Options{
-			Settings: s,
-			Config:   cfg,
-			Display:  "outage",
-			Logger:   zerolog.New(r.logs),
-			Ready:    func(string) { close(ready) },
-		})
+		log := zerolog.New(r.logs)
+		opts := connector.FromSettings(s, log)
+		opts.Ready = func(string) { close(ready) }
+		r.done <- connector.Run(ctx, folder.New(folder.Options{Settings: s, Config: cfg, Display: "outage", Logger: log}), opts)
 	}()
 	select {
 	case <-ready:

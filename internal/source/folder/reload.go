@@ -3,7 +3,6 @@ package folder
 import (
 	"context"
 	"errors"
-	"sync"
 
 	"github.com/rs/zerolog"
 
@@ -13,37 +12,32 @@ import (
 	"github.com/http-connector/http-connector/internal/watch"
 )
 
-// watchConfig loads the configuration again whenever the configuration
-// folder or the mapping files change, until ctx ends, and applies it: only
-// assets whose fingerprint changed restart (a mapping's change changes the
+// watch loads the configuration again whenever the configuration folder or
+// the mapping files change, until ctx ends, and applies it: only assets
+// whose fingerprint changed restart (a mapping's change changes the
 // fingerprint of the assets using it). A load with problems changes
 // nothing: the last good configuration keeps running and the problems are
-// logged, once for as long as they stay the same. wait returns when the
-// watcher has stopped.
-func watchConfig(ctx context.Context, o Options, loader *config.Loader, conn *connector.Connector, cfg *config.Config) (wait func()) {
+// logged, once for as long as they stay the same.
+func (s *Source) watch(ctx context.Context, rt *connector.Runtime) {
 	r := &reloader{
-		load:    func() (*config.Config, error) { return loader.LoadDir(o.Config, ".", o.Display) },
-		apply:   conn.Apply,
-		log:     o.Logger,
-		running: fingerprints(cfg.Active()),
+		load:    func() (*config.Config, error) { return s.loader.LoadDir(s.opts.Config, ".", s.opts.Display) },
+		apply:   rt.Apply,
+		log:     s.log,
+		running: fingerprints(s.cfg.Active()),
 	}
-	paths := append([]string{o.Settings.Config}, loader.MappingPaths(o.Settings.Config)...)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		err := watch.Run(ctx, watch.Options{
-			Paths:    paths,
-			Delay:    o.ReloadDelay,
-			OnChange: r.reload,
-			OnError:  func(err error) { r.log.Warn().Err(err).Msg("watching the configuration files") },
-		})
-		if err != nil {
-			r.log.Warn().Err(err).Msg("configuration changes are not watched; restart to apply them")
-		}
-	}()
-	r.log.Debug().Strs("paths", paths).Msg("watching the configuration for changes")
-	return wg.Wait
+	paths := append([]string{s.opts.Settings.Config}, s.loader.MappingPaths(s.opts.Settings.Config)...)
+	s.log.Debug().Strs("paths", paths).Msg("watching the configuration for changes")
+	err := watch.Run(ctx, watch.Options{
+		Paths:    paths,
+		Delay:    s.opts.ReloadDelay,
+		OnChange: r.reload,
+		OnError:  func(err error) { r.log.Warn().Err(err).Msg("watching the configuration files") },
+		Ready:    s.opts.Watching,
+	})
+	if err != nil {
+		r.log.Warn().Err(err).Msg("configuration changes are not watched; restart to apply them")
+		<-ctx.Done()
+	}
 }
 
 // reloader loads and applies configurations; it runs on one goroutine.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/http-connector/http-connector/examples/thermostat"
 	"github.com/http-connector/http-connector/internal/broker"
+	"github.com/http-connector/http-connector/internal/connector"
 	"github.com/http-connector/http-connector/internal/settings"
 	"github.com/http-connector/http-connector/internal/source/folder"
 )
@@ -138,10 +139,11 @@ func TestReloadMappingFile(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- folder.Run(ctx, folder.Options{
+		log := zerolog.New(&logs)
+		done <- connector.Run(ctx, folder.New(folder.Options{
 			Settings: &s, Config: os.DirFS(dir), Display: dir,
-			Logger: zerolog.New(&logs), Reload: true, ReloadDelay: 30 * time.Millisecond,
-		})
+			Logger: log, Reload: true, ReloadDelay: 30 * time.Millisecond,
+		}), connector.FromSettings(&s, log))
 	}()
 	defer func() {
 		cancel()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/http-connector/http-connector/examples/thermostat"
 	"github.com/http-connector/http-connector/internal/broker"
+	"github.com/http-connector/http-connector/internal/connector"
 	"github.com/http-connector/http-connector/internal/mqttclient"
 	"github.com/http-connector/http-connector/internal/settings"
 	"github.com/http-connector/http-connector/internal/source/folder"
@@ -88,7 +90,7 @@ func (s *subscriber) wait(t *testing.T, n int, timeout time.Duration) []received
 }
 
 // runConnector runs the standalone connector until the test ends.
-func runConnector(t *testing.T, cfg fstest.MapFS, brokerURL string) {
+func runConnector(t *testing.T, cfg fs.FS, brokerURL string) {
 	t.Helper()
 	s := settings.Defaults()
 	s.Broker = brokerURL
@@ -96,7 +98,7 @@ func runConnector(t *testing.T, cfg fstest.MapFS, brokerURL string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- folder.Run(ctx, folder.Options{Settings: &s, Config: cfg, Display: "test", Logger: zerolog.Nop()})
+		done <- connector.Run(ctx, folder.New(folder.Options{Settings: &s, Config: cfg, Display: "test", Logger: zerolog.Nop()}), connector.FromSettings(&s, zerolog.Nop()))
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -131,7 +133,7 @@ func TestThermostatWalkthrough(t *testing.T) {
 				t.Fatal(err)
 			}
 			sub := subscribe(t, brokerURL, "machine/#")
-			runConnector(t, fsys.(fstest.MapFS), brokerURL)
+			runConnector(t, fsys, brokerURL)
 
 			msgs := sub.wait(t, 2, 12*time.Second)
 			for _, m := range msgs[:2] {

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
-	"testing"
 	"time"
 )
 
@@ -59,9 +58,19 @@ func Start(dir string) (*Broker, error) {
 	return b, nil
 }
 
+// TB is what ForTest needs of a *testing.T.
+type TB interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Skip(args ...any)
+	TempDir() string
+	Cleanup(func())
+}
+
 // ForTest starts a broker for t and stops it when t ends. Without the
 // binary the test is skipped, except under CI=true, where it fails.
-func ForTest(t testing.TB) *Broker {
+func ForTest(t TB) *Broker {
 	t.Helper()
 	if _, err := Path(); err != nil {
 		if os.Getenv("CI") == "true" {

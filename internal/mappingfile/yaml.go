@@ -1,4 +1,4 @@
-package mappings
+package mappingfile
 
 import (
 	"github.com/http-connector/http-connector/internal/yamlfile"

@@ -1,42 +1,38 @@
-package mappings_test
+package mappingfile_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
 
+	"github.com/http-connector/http-connector/internal/mappingfile"
 	"github.com/http-connector/http-connector/internal/plan"
-	"github.com/http-connector/http-connector/mappings"
-	"github.com/http-connector/http-connector/schemas"
 )
 
 var update = flag.Bool("update", false, "rewrite the expected files of testdata")
 
-func newReader(t testing.TB) *mappings.Reader {
+func newReader(t testing.TB) *mappingfile.Reader {
 	t.Helper()
-	r, err := mappings.NewReader()
+	r, err := mappingfile.NewReader()
 	if err != nil {
 		t.Fatal(err)
 	}
 	return r
 }
 
-func shipped(t testing.TB) *mappings.Library {
+func shipped(t testing.TB) *mappingfile.Library {
 	t.Helper()
 	files, err := newReader(t).Shipped()
 	if err != nil {
 		t.Fatal(err)
 	}
-	lib, errs := mappings.NewLibrary(files...)
+	lib, errs := mappingfile.NewLibrary(files...)
 	if len(errs) > 0 {
 		t.Fatal(errors.Join(errs...))
 	}
@@ -88,43 +84,6 @@ func TestInvalid(t *testing.T) {
 	}
 }
 
-// TestShipped runs the test cases of every shipped mapping, and checks
-// that each has some and that the library holds the documented names.
-func TestShipped(t *testing.T) {
-	lib := shipped(t)
-	var names []string
-	for _, m := range lib.Mappings() {
-		names = append(names, m.Name)
-		if len(m.Tests) == 0 {
-			t.Errorf("%s (%s) has no test cases", m.Name, m.Where)
-		}
-		if m.Description == "" && !strings.HasPrefix(m.Name, "units/") {
-			t.Errorf("%s (%s) has no description", m.Name, m.Where)
-		}
-		for _, tc := range m.Tests {
-			if res := m.RunTest(context.Background(), tc); !res.Passed() {
-				t.Errorf("%s: %s: %s\n%s", m.Name, tc.Name, res.Failure, res.Diff)
-			}
-		}
-	}
-	for _, want := range []string{
-		"thermostat/status", "thermostat/celsius",
-		"flatten/dotted", "flatten/underscored",
-		"fanout/readings", "fanout/members",
-		"metadata/envelope", "metadata/stamp", "metadata/attributes",
-		"units/fahrenheit-to-celsius", "units/celsius-to-fahrenheit",
-	} {
-		if !slices.Contains(names, want) {
-			t.Errorf("the shipped library has no %s (it has %s)", want, strings.Join(names, ", "))
-		}
-	}
-	for _, m := range lib.Mappings() {
-		if m.Where != mappings.ShippedPrefix+m.Name[:strings.IndexByte(m.Name, '/')]+".yaml:"+strconv.Itoa(m.Line) {
-			t.Errorf("%s: where is %q, want its shipped file and line", m.Name, m.Where)
-		}
-	}
-}
-
 func TestRunTestFailures(t *testing.T) {
 	const file = `namespace: t
 mappings:
@@ -142,33 +101,33 @@ mappings:
 	ds, dp := f.Mappings[0], f.Mappings[1]
 	tests := []struct {
 		name        string
-		m           *mappings.Mapping
-		test        mappings.Test
+		m           *mappingfile.Mapping
+		test        mappingfile.Test
 		failure     string
 		diff        string
 		wantsPassed bool
 	}{
-		{name: "equal numbers in other forms pass", m: ds, test: mappings.Test{Input: []any{map[string]any{"t": 21.0}}, Outputs: []any{map[string]any{"t": 21}}, One: true}, wantsPassed: true},
-		{name: "one output differs", m: ds, test: mappings.Test{Input: []any{map[string]any{"t": 21.8, "u": "C"}}, Outputs: []any{map[string]any{"t": 21.9, "u": "C"}}, One: true},
+		{name: "equal numbers in other forms pass", m: ds, test: mappingfile.Test{Input: []any{map[string]any{"t": 21.0}}, Outputs: []any{map[string]any{"t": 21}}, One: true}, wantsPassed: true},
+		{name: "one output differs", m: ds, test: mappingfile.Test{Input: []any{map[string]any{"t": 21.8, "u": "C"}}, Outputs: []any{map[string]any{"t": 21.9, "u": "C"}}, One: true},
 			failure: "output differs",
 			diff:    "--- want\n+++ got\n  {\n-   \"t\": 21.9,\n+   \"t\": 21.8,\n    \"u\": \"C\"\n  }"},
-		{name: "one output wanted, two given", m: ds, test: mappings.Test{Input: []any{1, 2}, Outputs: []any{1}, One: true},
+		{name: "one output wanted, two given", m: ds, test: mappingfile.Test{Input: []any{1, 2}, Outputs: []any{1}, One: true},
 			failure: "want 1 output, got 2 outputs",
 			diff:    "--- want\n+++ got\n  [\n-   1\n+   1,\n+   2\n  ]"},
-		{name: "no output wanted, one given", m: ds, test: mappings.Test{Input: []any{1}, Outputs: []any{}},
+		{name: "no output wanted, one given", m: ds, test: mappingfile.Test{Input: []any{1}, Outputs: []any{}},
 			failure: "want 0 outputs, got 1 output",
 			diff:    "--- want\n+++ got\n- []\n+ [\n+   1\n+ ]"},
-		{name: "filter", m: ds, test: mappings.Test{Input: []any{}, Outputs: []any{}}, wantsPassed: true},
-		{name: "error wanted, output given", m: ds, test: mappings.Test{Input: []any{1}, Error: "boom"},
+		{name: "filter", m: ds, test: mappingfile.Test{Input: []any{}, Outputs: []any{}}, wantsPassed: true},
+		{name: "error wanted, output given", m: ds, test: mappingfile.Test{Input: []any{1}, Error: "boom"},
 			failure: `want an error containing "boom", got 1 output`},
-		{name: "other error", m: ds, test: mappings.Test{Input: 1, Error: "boom"},
+		{name: "other error", m: ds, test: mappingfile.Test{Input: 1, Error: "boom"},
 			failure: `want an error containing "boom", got error: jq: cannot iterate over: number (1)`},
-		{name: "unexpected error", m: ds, test: mappings.Test{Input: 1, Outputs: []any{1}, One: true},
+		{name: "unexpected error", m: ds, test: mappingfile.Test{Input: 1, Outputs: []any{1}, One: true},
 			failure: `error: jq: cannot iterate over: number (1)`},
-		{name: "expected error", m: ds, test: mappings.Test{Input: 1, Error: "cannot iterate"}, wantsPassed: true},
-		{name: "data point with two values", m: dp, test: mappings.Test{Input: []any{1, 2}, Outputs: []any{1}, One: true},
+		{name: "expected error", m: ds, test: mappingfile.Test{Input: 1, Error: "cannot iterate"}, wantsPassed: true},
+		{name: "data point with two values", m: dp, test: mappingfile.Test{Input: []any{1, 2}, Outputs: []any{1}, One: true},
 			failure: `error: jq: 2 outputs (a value needs exactly one)`},
-		{name: "data point with no value", m: dp, test: mappings.Test{Input: []any{}, Error: "no output"}, wantsPassed: true},
+		{name: "data point with no value", m: dp, test: mappingfile.Test{Input: []any{}, Error: "no output"}, wantsPassed: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -220,7 +179,7 @@ mappings:
 
 func TestDuplicateNames(t *testing.T) {
 	r := newReader(t)
-	read := func(name, text string) *mappings.File {
+	read := func(name, text string) *mappingfile.File {
 		f, errs := r.Read(name, []byte(text))
 		if len(errs) > 0 {
 			t.Fatal(errors.Join(errs...))
@@ -234,7 +193,7 @@ func TestDuplicateNames(t *testing.T) {
 	a := read("mappings/a.yaml", "namespace: site\nmappings:\n  status: {kind: dataset, jq: .}\n")
 	b := read("mappings/b.yaml", "namespace: site\nmappings:\n  other: {kind: dataset, jq: .}\n  status: {kind: dataset, jq: .}\n")
 	c := read("mappings/c.yaml", "namespace: thermostat\nmappings:\n  status: {kind: dataset, jq: .}\n")
-	lib, errs := mappings.NewLibrary(append(files, a, b, c)...)
+	lib, errs := mappingfile.NewLibrary(append(files, a, b, c)...)
 	var got []string
 	for _, e := range errs {
 		got = append(got, e.Error())
@@ -292,7 +251,7 @@ func TestFind(t *testing.T) {
 		"examples/x/config/mappings/d.yml": {Data: []byte("# a comment first\nnamespace: d\nmappings: {}\n")},
 		"examples/x/broken.yaml":           {Data: []byte("mappings:\n  x: [\n")},
 	}
-	got, err := mappings.Find(fsys, ".")
+	got, err := mappingfile.Find(fsys, ".")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,50 +264,9 @@ func TestFind(t *testing.T) {
 func TestDiff(t *testing.T) {
 	want := strings.Join([]string{"{", `  "a": 1,`, `  "b": 2,`, `  "c": 3,`, `  "d": 4,`, `  "e": 5,`, `  "f": 6,`, `  "g": 7,`, `  "h": 8,`, `  "i": 9`, "}"}, "\n")
 	got := strings.Replace(want, `"h": 8`, `"h": 80`, 1)
-	d := mappings.Diff(want, got)
+	d := mappingfile.Diff(want, got)
 	wantDiff := "--- want\n+++ got\n  …\n    \"e\": 5,\n    \"f\": 6,\n    \"g\": 7,\n-   \"h\": 8,\n+   \"h\": 80,\n    \"i\": 9\n  }"
 	if d != wantDiff {
 		t.Errorf("diff:\ngot\n%s\nwant\n%s", d, wantDiff)
-	}
-}
-
-// The configuration schemas name shipped mappings in their documentation:
-// those names exist, with the kind the field takes.
-func TestSchemasNameShippedMappings(t *testing.T) {
-	lib := shipped(t)
-	name := regexp.MustCompile(`\b[a-z]+/[a-z-]+\b`)
-	for file, kind := range map[string]plan.MappingKind{
-		schemas.DatasetConfiguration:   plan.DatasetMapping,
-		schemas.DataPointConfiguration: plan.DataPointMapping,
-	} {
-		b, err := schemas.File(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var doc struct {
-			Properties map[string]struct {
-				Description string `json:"description"`
-				Examples    []any  `json:"examples"`
-			} `json:"properties"`
-		}
-		if err := json.Unmarshal(b, &doc); err != nil {
-			t.Fatal(err)
-		}
-		field := doc.Properties["mapping"]
-		names := name.FindAllString(field.Description, -1)
-		for _, ex := range field.Examples {
-			names = append(names, ex.(string))
-		}
-		if len(names) == 0 {
-			t.Errorf("%s: the mapping field names no shipped mapping", file)
-		}
-		for _, n := range names {
-			if n == "namespace/name" {
-				continue
-			}
-			if m := lib.Lookup(n); m == nil || m.Kind != kind {
-				t.Errorf("%s: the mapping field names %s, which is not shipped as %s", file, n, kind.Describe())
-			}
-		}
 	}
 }

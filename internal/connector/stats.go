@@ -1,4 +1,4 @@
-package folder
+package connector
 
 import (
 	"context"
@@ -12,12 +12,11 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
 
-	"github.com/http-connector/http-connector/internal/connector"
-	"github.com/http-connector/http-connector/internal/publish"
 	"github.com/http-connector/http-connector/internal/schedule"
 )
 
@@ -26,11 +25,13 @@ const StatsInterval = time.Second
 
 // StatsLine is one line of the stats file (Options.StatsFile): the
 // connector's running totals since the start. The last line has Final set.
+// The benchmark (cmd/http-connector-bench) reads them.
 type StatsLine struct {
 	Time  time.Time `json:"time"`
 	Final bool      `json:"final,omitempty"`
 	// LoadMs is how long reading and validating the configuration took;
-	// StartMs is from the start of Run until every asset was started.
+	// StartMs is from the start of Run until the source was ready: every
+	// asset loaded, checked and started.
 	LoadMs  float64 `json:"load_ms"`
 	StartMs float64 `json:"start_ms"`
 
@@ -54,23 +55,21 @@ type StatsLine struct {
 	HeapBytes  uint64 `json:"heap_bytes"`  // live and not yet swept heap objects
 	StackBytes uint64 `json:"stack_bytes"` // goroutine stacks
 
-	Lateness connector.LatenessSnapshot `json:"lateness"`
+	Lateness LatenessSnapshot `json:"lateness"`
 }
 
 // statsWriter writes a StatsLine every StatsInterval and a final one. A nil
 // *statsWriter does nothing, so Run calls it unconditionally.
 type statsWriter struct {
 	f        *os.File
-	pub      *publish.Publisher
-	lateness connector.Lateness
-	began    time.Time
+	lateness Lateness
 	load     time.Duration
-	start    time.Duration
+	start    atomic.Int64 // ns from the start of Run until ready
 	wg       sync.WaitGroup
 	sample   []metrics.Sample
 }
 
-func newStatsWriter(path string, began time.Time, load time.Duration) (*statsWriter, error) {
+func newStatsWriter(path string, load time.Duration) (*statsWriter, error) {
 	if path == "" {
 		return nil, nil
 	}
@@ -78,7 +77,14 @@ func newStatsWriter(path string, began time.Time, load time.Duration) (*statsWri
 	if err != nil {
 		return nil, fmt.Errorf("stats file: %w", err)
 	}
-	return &statsWriter{f: f, began: began, load: load, sample: []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/memory/classes/heap/stacks:bytes"}}}, nil
+	return &statsWriter{f: f, load: load, sample: []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/memory/classes/heap/stacks:bytes"}}}, nil
+}
+
+// started records how long the start took.
+func (w *statsWriter) started(d time.Duration) {
+	if w != nil {
+		w.start.Store(int64(d))
+	}
 }
 
 // observer is the lateness observer for the connector; nil without a file.
@@ -90,19 +96,17 @@ func (w *statsWriter) observer() schedule.Observer {
 }
 
 // run writes a line every StatsInterval until ctx ends; close waits for it.
-func (w *statsWriter) run(ctx context.Context, conn *connector.Connector, pub *publish.Publisher) {
+func (w *statsWriter) run(ctx context.Context, rt *Runtime) {
 	if w == nil {
 		return
 	}
-	w.start = time.Since(w.began)
-	w.pub = pub
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
 		t := time.NewTicker(StatsInterval)
 		defer t.Stop()
 		for {
-			w.write(conn, false)
+			w.write(rt, false)
 			select {
 			case <-ctx.Done():
 				return
@@ -113,34 +117,32 @@ func (w *statsWriter) run(ctx context.Context, conn *connector.Connector, pub *p
 }
 
 // close writes the final line and closes the file.
-func (w *statsWriter) close(conn *connector.Connector, log zerolog.Logger) {
+func (w *statsWriter) close(rt *Runtime) {
 	if w == nil {
 		return
 	}
 	w.wg.Wait()
-	w.write(conn, true)
+	w.write(rt, true)
 	if err := w.f.Close(); err != nil {
-		log.Warn().Err(err).Msg("stats file")
+		rt.log.Warn().Err(err).Msg("stats file")
 	}
 }
 
-func (w *statsWriter) write(conn *connector.Connector, final bool) {
-	st := conn.Snapshot()
+func (w *statsWriter) write(rt *Runtime, final bool) {
+	st := rt.Snapshot()
 	metrics.Read(w.sample)
 	line := StatsLine{
 		Time: st.At, Final: final,
 		LoadMs:  float64(w.load) / float64(time.Millisecond),
-		StartMs: float64(w.start) / float64(time.Millisecond),
+		StartMs: float64(w.start.Load()) / float64(time.Millisecond),
 		Assets:  st.Assets, Samples: st.Samples, Failures: st.Failures, Messages: st.Messages,
 		PublishErrors: st.PublishErrors, Requests: st.Requests, MissedTicks: st.Missed,
 		Goroutines: runtime.NumGoroutine(),
 		Lateness:   w.lateness.Snapshot(),
 	}
-	if w.pub != nil {
-		pc := w.pub.Counters()
-		line.Queued, line.Delivered, line.Dropped, line.Expired = pc.Queued.Load(), pc.Delivered.Load(), pc.Dropped.Load(), pc.Expired.Load()
-		line.QueueLen = w.pub.Len()
-	}
+	pc := rt.pub.Counters()
+	line.Queued, line.Delivered, line.Dropped, line.Expired = pc.Queued.Load(), pc.Delivered.Load(), pc.Dropped.Load(), pc.Expired.Load()
+	line.QueueLen = rt.pub.Len()
 	if v := w.sample[0].Value; v.Kind() == metrics.KindUint64 {
 		line.HeapBytes = v.Uint64()
 	}

@@ -1,11 +1,13 @@
-package mappings_test
+package mappingfile_test
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/http-connector/http-connector/internal/mappingfile"
 	"github.com/http-connector/http-connector/mappings"
 )
 
@@ -16,21 +18,30 @@ import (
 // mapping. go test runs the seeds (the shipped files and the invalid
 // corpus); go test -fuzz FuzzReadMappingFile explores.
 func FuzzReadMappingFile(f *testing.F) {
-	for _, pattern := range []string{"*.yaml", "testdata/invalid/*.yaml"} {
-		files, err := filepath.Glob(pattern)
+	invalid, err := filepath.Glob("testdata/invalid/*.yaml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, name := range invalid {
+		b, err := os.ReadFile(name)
 		if err != nil {
 			f.Fatal(err)
 		}
-		for _, name := range files {
-			b, err := os.ReadFile(name)
-			if err != nil {
-				f.Fatal(err)
-			}
-			f.Add(b)
+		f.Add(b)
+	}
+	shipped, err := fs.Glob(mappings.Files, "*.yaml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, name := range shipped {
+		b, err := fs.ReadFile(mappings.Files, name)
+		if err != nil {
+			f.Fatal(err)
 		}
+		f.Add(b)
 	}
 	f.Add([]byte("namespace: a\nmappings: {x: {kind: dataset, jq: &j ., tests: [{name: t, input: *j, output: *j}]}}\n"))
-	r, err := mappings.NewReader()
+	r, err := mappingfile.NewReader()
 	if err != nil {
 		f.Fatal(err)
 	}

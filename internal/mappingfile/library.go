@@ -1,8 +1,7 @@
-package mappings
+package mappingfile
 
 import (
 	"bytes"
-	"embed"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -14,12 +13,8 @@ import (
 
 	"github.com/http-connector/http-connector/internal/plan"
 	"github.com/http-connector/http-connector/internal/yamlfile"
+	"github.com/http-connector/http-connector/mappings"
 )
-
-// The shipped mapping files: the YAML files of this folder.
-//
-//go:embed *.yaml
-var shipped embed.FS
 
 // ShippedPrefix starts the names of shipped files in messages.
 const ShippedPrefix = "shipped:"
@@ -79,7 +74,7 @@ func (l *Library) Plan() plan.Library {
 // Shipped reads the mapping files shipped with the connector. They are
 // tested, so an error here is a bug.
 func (r *Reader) Shipped() ([]*File, error) {
-	files, errs := r.ReadFS(shipped, ".", "", ShippedPrefix)
+	files, errs := r.ReadFS(mappings.Files, ".", "", ShippedPrefix)
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("shipped mappings: %w", errors.Join(errs...))
 	}
@@ -87,7 +82,7 @@ func (r *Reader) Shipped() ([]*File, error) {
 }
 
 // ShippedFS is the folder of shipped mapping files.
-func ShippedFS() fs.FS { return shipped }
+func ShippedFS() fs.FS { return mappings.Files }
 
 // IsMappingFileName reports whether a file name is read as a mapping file
 // in a mappings folder.
