@@ -160,7 +160,7 @@ func addSettingFlags(fs *flag.FlagSet, withBroker bool) *settingFlags {
 		add("broker", "broker", "", "MQTT broker `URL` (mqtt://host:port, mqtts://host:port); empty starts the embedded broker on "+def.EmbeddedBroker)
 		add("client-id", "clientId", def.ClientID, "MQTT client `id`")
 	}
-	add("log-level", "logLevel", def.LogLevel, "log `level`: trace, debug, info, warn, error")
+	add("log-level", "logLevel", string(def.LogLevel), "log `level`: trace, debug, info, warn, error")
 	add("log-format", "logFormat", "", "log `format`: console or json (default console)")
 	return sf
 }
@@ -215,11 +215,11 @@ func (sf *settingFlags) load(fs *flag.FlagSet, e *env) (*settings.Settings, erro
 }
 
 func newLogger(w io.Writer, s *settings.Settings) zerolog.Logger {
-	level, err := zerolog.ParseLevel(s.LogLevel)
+	level, err := zerolog.ParseLevel(string(s.LogLevel))
 	if err != nil {
 		level = zerolog.InfoLevel
 	}
-	if s.LogFormat == "json" {
+	if s.LogFormat == settings.LogJSON {
 		return zerolog.New(w).Level(level).With().Timestamp().Logger()
 	}
 	cw := zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05", NoColor: true}

@@ -59,7 +59,7 @@ func runAkri(ctx context.Context, e *env, s *settings.Settings, statsFile string
 		return exitFailure
 	}
 	if s.LogFormat == "" {
-		s.LogFormat = "json"
+		s.LogFormat = settings.LogJSON
 	}
 	log := newLogger(e.stderr, s)
 	if environment.LogLevel != nil {

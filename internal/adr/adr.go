@@ -10,26 +10,42 @@ import (
 	"time"
 )
 
+// AuthMethod is how the connector authenticates to an inbound endpoint.
+type AuthMethod string
+
 // Authentication methods of a device inbound endpoint.
 const (
-	AuthAnonymous        = "Anonymous"
-	AuthUsernamePassword = "UsernamePassword"
-	AuthCertificate      = "Certificate"
+	AuthAnonymous        AuthMethod = "Anonymous"
+	AuthUsernamePassword AuthMethod = "UsernamePassword"
+	AuthCertificate      AuthMethod = "Certificate"
 )
+
+// Target is where a dataset's messages go.
+type Target string
 
 // Dataset destination targets.
 const (
-	TargetMqtt             = "Mqtt"
-	TargetBrokerStateStore = "BrokerStateStore"
-	TargetStorage          = "Storage"
+	TargetMqtt             Target = "Mqtt"
+	TargetBrokerStateStore Target = "BrokerStateStore"
+	TargetStorage          Target = "Storage"
 )
 
-// Destination QoS and retain values.
+// QoS is the MQTT quality of service of a destination.
+type QoS string
+
+// Destination QoS values.
 const (
-	Qos0        = "Qos0"
-	Qos1        = "Qos1"
-	RetainKeep  = "Keep"
-	RetainNever = "Never"
+	Qos0 QoS = "Qos0"
+	Qos1 QoS = "Qos1"
+)
+
+// Retain says whether the broker keeps a destination's last message.
+type Retain string
+
+// Destination retain values.
+const (
+	RetainKeep  Retain = "Keep"
+	RetainNever Retain = "Never"
 )
 
 // Device is an ADR device. It carries no name: the name comes from the
@@ -83,7 +99,7 @@ type InboundEndpoint struct {
 // Authentication says how the connector authenticates to an endpoint. The
 // secret names are references, never the secrets themselves.
 type Authentication struct {
-	Method                      string                       `json:"method"`
+	Method                      AuthMethod                   `json:"method"`
 	UsernamePasswordCredentials *UsernamePasswordCredentials `json:"usernamePasswordCredentials,omitempty"`
 	X509Credentials             *X509Credentials             `json:"x509Credentials,omitempty"`
 }
@@ -169,15 +185,15 @@ type DataPoint struct {
 
 // Destination says where a dataset's messages go.
 type Destination struct {
-	Target        string                   `json:"target"`
+	Target        Target                   `json:"target"`
 	Configuration DestinationConfiguration `json:"configuration"`
 }
 
 // DestinationConfiguration holds the settings of one destination.
 type DestinationConfiguration struct {
 	Topic  string  `json:"topic,omitempty"`
-	Qos    string  `json:"qos,omitempty"`
-	Retain string  `json:"retain,omitempty"`
+	Qos    QoS     `json:"qos,omitempty"`
+	Retain Retain  `json:"retain,omitempty"`
 	TTL    *uint64 `json:"ttl,omitempty"`
 	Key    string  `json:"key,omitempty"`
 	Path   string  `json:"path,omitempty"`

@@ -57,7 +57,7 @@ func runChild(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	lvl, _ := zerolog.ParseLevel(s.LogLevel)
+	lvl, _ := zerolog.ParseLevel(string(s.LogLevel))
 	log := zerolog.New(os.Stderr).Level(lvl)
 	opts := connector.FromSettings(s, log)
 	opts.StatsFile = *stats
@@ -184,7 +184,7 @@ func TestWriteConfigLoads(t *testing.T) {
 			}
 			var got []string
 			for _, r := range ds.Requests {
-				got = append(got, r.URL)
+				got = append(got, r.URL.String())
 			}
 			if strings.Join(got, " ") != strings.Join(tc.requests, " ") {
 				t.Errorf("requests = %v, want %v", got, tc.requests)

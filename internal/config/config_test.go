@@ -119,7 +119,7 @@ func TestQuirksLoad(t *testing.T) {
 	}
 	wantURLs := []string{"http://127.0.0.1:8080/base/status", "http://127.0.0.1:9000/elsewhere?x=1"}
 	for i, r := range defaults.Requests {
-		if r.Method != http.MethodGet || r.URL != wantURLs[i] {
+		if r.Method != http.MethodGet || r.URL.String() != wantURLs[i] {
 			t.Errorf("request %d: got %s %s, want GET %s", i, r.Method, r.URL, wantURLs[i])
 		}
 	}
@@ -131,7 +131,7 @@ func TestQuirksLoad(t *testing.T) {
 	}
 
 	post := own.Requests[0]
-	if post.Method != http.MethodPost || post.URL != "http://127.0.0.1:8080/base/api/query?unit=F" {
+	if post.Method != http.MethodPost || post.URL.String() != "http://127.0.0.1:8080/base/api/query?unit=F" {
 		t.Errorf("posted: got %s %s", post.Method, post.URL)
 	}
 	if string(post.Body) != `{"q":1}` || post.Header.Get("Content-Type") != "application/json" || post.Header.Get("X-Trace") != "yes" {
@@ -139,7 +139,7 @@ func TestQuirksLoad(t *testing.T) {
 	}
 
 	raw := byName["two"].Datasets[0]
-	if len(raw.Points) != 0 || len(raw.Requests) != 1 || raw.Requests[0].URL != "http://127.0.0.1:8080/base/raw" {
+	if len(raw.Points) != 0 || len(raw.Requests) != 1 || raw.Requests[0].URL.String() != "http://127.0.0.1:8080/base/raw" {
 		t.Errorf("dataset without points: %d points, requests %v", len(raw.Points), raw.Requests)
 	}
 	if got := raw.Targets[0]; got.QoS != 0 || !got.Retain || got.Expiry != 30 {
@@ -161,7 +161,7 @@ func TestThermostatExample(t *testing.T) {
 	}
 	var urls []string
 	for _, r := range d.Requests {
-		urls = append(urls, r.Method+" "+r.URL)
+		urls = append(urls, r.Method+" "+r.URL.String())
 	}
 	want := "GET http://localhost:3000/api/thermostat/current GET http://localhost:3000/api/thermostat/desired"
 	if got := strings.Join(urls, " "); got != want {

@@ -125,7 +125,7 @@ func FromSettings(s *settings.Settings, log zerolog.Logger) Options {
 		Publish: publish.Options{
 			QueueSize: s.PublishQueueSize,
 			Inflight:  s.PublishInflight,
-			Overflow:  publish.Overflow(s.PublishOverflow),
+			Overflow:  s.PublishOverflow,
 			SpoolDir:  s.SpoolDir,
 		},
 		ShutdownTimeout: s.ShutdownTimeout,

@@ -105,7 +105,7 @@ func TestResolveUsernamePassword(t *testing.T) {
 }
 
 func TestResolveOtherMethods(t *testing.T) {
-	for _, method := range []string{"", adr.AuthAnonymous} {
+	for _, method := range []adr.AuthMethod{"", adr.AuthAnonymous} {
 		c, err := credentials.Resolve(endpoint(plan.Auth{Method: method}), akrimount.Secrets{})
 		if err != nil || c.Username != "" || c.Password != "" || c.Certificate != nil || c.RootCAs != nil {
 			t.Errorf("method %q: got %v, %v, want empty credentials", method, c, err)

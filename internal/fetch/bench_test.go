@@ -28,7 +28,7 @@ func BenchmarkDo(b *testing.B) {
 	defer canned.Close()
 	for _, srv := range []struct{ name, url string }{{"httptest", hts.URL}, {"canned", canned.URL}} {
 		c := New(Options{})
-		req, err := c.Prepare(&plan.Request{Method: http.MethodGet, URL: srv.url + "/api/thermostat/current", Header: http.Header{}})
+		req, err := c.Prepare(&plan.Request{Method: http.MethodGet, URL: mustURL(srv.url + "/api/thermostat/current"), Header: http.Header{}})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -67,7 +67,7 @@ func BenchmarkDo(b *testing.B) {
 // request: the prepared template bound to the sample's context.
 func BenchmarkRequestFromTemplate(b *testing.B) {
 	c := New(Options{})
-	req, err := c.Prepare(&plan.Request{Method: http.MethodGet, URL: "http://127.0.0.1:1/api/thermostat/current", Header: http.Header{}})
+	req, err := c.Prepare(&plan.Request{Method: http.MethodGet, URL: mustURL("http://127.0.0.1:1/api/thermostat/current"), Header: http.Header{}})
 	if err != nil {
 		b.Fatal(err)
 	}

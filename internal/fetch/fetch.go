@@ -274,7 +274,7 @@ func (c *Client) Close() {
 // Request is a request prepared from a plan.
 type Request struct {
 	method string
-	url    string
+	url    *url.URL    // never modified
 	header http.Header // never modified
 	body   []byte
 	what   string // "GET http://host/path" without credentials or query
@@ -302,15 +302,12 @@ func (r *Request) String() string { return r.what }
 
 // Prepare builds the request template once.
 func (c *Client) Prepare(p *plan.Request) (*Request, error) {
-	u, err := url.Parse(p.URL)
-	if err != nil {
-		return nil, fmt.Errorf("request URL: %w", err)
-	}
+	u := p.URL
 	h := c.header
 	if len(p.Header) > 0 {
 		h = c.withDefaults(p.Header.Clone())
 	}
-	r := &Request{method: p.Method, url: p.URL, header: h, body: p.Body, what: p.Method + " " + redact(u)}
+	r := &Request{method: p.Method, url: u, header: h, body: p.Body, what: p.Method + " " + redact(u)}
 	if !c.prepareWire(r, u) {
 		r.tmpl = newTemplate(p.Method, u, h)
 	}
@@ -333,8 +330,7 @@ func newTemplate(method string, u *url.URL, h http.Header) *http.Request {
 func (r *Request) template() *http.Request {
 	r.tmplOnce.Do(func() {
 		if r.tmpl == nil {
-			u, _ := url.Parse(r.url) // parsed by Prepare already
-			r.tmpl = newTemplate(r.method, u, r.header)
+			r.tmpl = newTemplate(r.method, r.url, r.header)
 		}
 	})
 	return r.tmpl

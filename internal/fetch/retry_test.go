@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -36,7 +37,7 @@ func retryServer(t *testing.T, header http.Header, statuses ...int) (*httptest.S
 
 func prepare(t *testing.T, c *Client, url string) *Request {
 	t.Helper()
-	r, err := c.Prepare(&plan.Request{Method: http.MethodGet, URL: url})
+	r, err := c.Prepare(&plan.Request{Method: http.MethodGet, URL: mustURL(url)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,4 +269,12 @@ func TestRetryAfterHeader(t *testing.T) {
 			t.Errorf("retryAfter(%q) = %v, want %v", tt.in, got, tt.want)
 		}
 	}
+}
+
+func mustURL(raw string) *url.URL {
+	u, err := url.Parse(raw)
+	if err != nil {
+		panic(err)
+	}
+	return u
 }

@@ -23,15 +23,15 @@ func TestWhichRequestsTakeTheDirectPath(t *testing.T) {
 		req    plan.Request
 		direct bool
 	}{
-		{plan.Request{Method: "GET", URL: "http://127.0.0.1:8080/api/status"}, true},
-		{plan.Request{Method: "HEAD", URL: "http://127.0.0.1/"}, true},
-		{plan.Request{Method: "PUT", URL: "http://127.0.0.1/", Header: http.Header{"X-Key": {"1"}}}, true},
-		{plan.Request{Method: "GET", URL: "https://127.0.0.1/"}, false},                    // TLS: net/http
-		{plan.Request{Method: "POST", URL: "http://127.0.0.1/"}, false},                    // not idempotent
-		{plan.Request{Method: "PUT", URL: "http://127.0.0.1/", Body: []byte("{}")}, false}, // a body
-		{plan.Request{Method: "GET", URL: "http://user:pw@127.0.0.1/"}, false},             // user info
-		{plan.Request{Method: "GET", URL: "http://127.0.0.1/", Header: http.Header{"Bad Name": {"1"}}}, false},
-		{plan.Request{Method: "GET", URL: "http://127.0.0.1/", Header: http.Header{"X-A": {"a\r\nX-B: b"}}}, false},
+		{plan.Request{Method: "GET", URL: mustURL("http://127.0.0.1:8080/api/status")}, true},
+		{plan.Request{Method: "HEAD", URL: mustURL("http://127.0.0.1/")}, true},
+		{plan.Request{Method: "PUT", URL: mustURL("http://127.0.0.1/"), Header: http.Header{"X-Key": {"1"}}}, true},
+		{plan.Request{Method: "GET", URL: mustURL("https://127.0.0.1/")}, false},                    // TLS: net/http
+		{plan.Request{Method: "POST", URL: mustURL("http://127.0.0.1/")}, false},                    // not idempotent
+		{plan.Request{Method: "PUT", URL: mustURL("http://127.0.0.1/"), Body: []byte("{}")}, false}, // a body
+		{plan.Request{Method: "GET", URL: mustURL("http://user:pw@127.0.0.1/")}, false},             // user info
+		{plan.Request{Method: "GET", URL: mustURL("http://127.0.0.1/"), Header: http.Header{"Bad Name": {"1"}}}, false},
+		{plan.Request{Method: "GET", URL: mustURL("http://127.0.0.1/"), Header: http.Header{"X-A": {"a\r\nX-B: b"}}}, false},
 	}
 	for _, tt := range tests {
 		r, err := c.Prepare(&tt.req)
@@ -55,7 +55,7 @@ func TestDirectPathSendsWhatNetHTTPSends(t *testing.T) {
 	defer srv.Close()
 	c := New(Options{Credentials: Credentials{Username: "u", Password: "p"}})
 	defer c.Close()
-	r, err := c.Prepare(&plan.Request{Method: "GET", URL: srv.URL + "/api/x?unit=c", Header: http.Header{"X-Device": {"7"}}})
+	r, err := c.Prepare(&plan.Request{Method: "GET", URL: mustURL(srv.URL + "/api/x?unit=c"), Header: http.Header{"X-Device": {"7"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +184,7 @@ func TestDirectPathResponses(t *testing.T) {
 			if method == "" {
 				method = "GET"
 			}
-			r, err := c.Prepare(&plan.Request{Method: method, URL: "http://" + srv.addr + "/x"})
+			r, err := c.Prepare(&plan.Request{Method: method, URL: mustURL("http://" + srv.addr + "/x")})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -54,7 +54,7 @@ func (e *Endpoint) SameConnection(o *Endpoint) bool {
 
 // Auth names the credentials of an endpoint; it never holds secrets.
 type Auth struct {
-	Method              string // adr.AuthAnonymous, adr.AuthUsernamePassword, adr.AuthCertificate
+	Method              adr.AuthMethod
 	UsernameSecret      string
 	PasswordSecret      string
 	CertificateSecret   string
@@ -119,7 +119,7 @@ func (d *Dataset) Mapped() bool {
 // Request is one prepared HTTP request.
 type Request struct {
 	Method string
-	URL    string
+	URL    *url.URL // never modified
 	Header http.Header
 	Body   []byte
 }
@@ -228,6 +228,7 @@ func (pl *Planner) Endpoint(device string, d *adr.Device, name string) (*Endpoin
 	if a := ep.Authentication; a != nil {
 		out.Auth.Method = a.Method
 		switch a.Method {
+		case adr.AuthAnonymous:
 		case adr.AuthUsernamePassword:
 			if c := a.UsernamePasswordCredentials; c == nil {
 				probs.add(path+".authentication.usernamePasswordCredentials", "required for method UsernamePassword")
@@ -242,6 +243,8 @@ func (pl *Planner) Endpoint(device string, d *adr.Device, name string) (*Endpoin
 				out.Auth.IntermediatesSecret = c.IntermediateCertificatesSecretName
 				out.Auth.KeySecret = c.KeySecretName
 			}
+		default:
+			probs.add(path+".authentication.method", "%q is not one of %q, %q, %q", a.Method, adr.AuthAnonymous, adr.AuthUsernamePassword, adr.AuthCertificate)
 		}
 	} else {
 		out.Auth.Method = adr.AuthAnonymous
@@ -578,7 +581,7 @@ func buildRequest(ep *Endpoint, source string, pc pointConfig) (*Request, error)
 		cp.RawQuery = q.Encode()
 		u = &cp
 	}
-	r.URL = u.String()
+	r.URL = u
 	if len(pc.Body) > 0 && string(pc.Body) != "null" {
 		var s string
 		if json.Unmarshal(pc.Body, &s) == nil {
@@ -602,7 +605,7 @@ func requestKey(r *Request) string {
 	var b strings.Builder
 	b.WriteString(r.Method)
 	b.WriteByte(' ')
-	b.WriteString(r.URL)
+	b.WriteString(r.URL.String())
 	keys := make([]string, 0, len(r.Header))
 	for k := range r.Header {
 		keys = append(keys, k)
@@ -629,10 +632,18 @@ func destination(d adr.Destination) (Destination, error) {
 	switch c.Qos {
 	case adr.Qos0:
 		out.QoS = 0
-	default: // Qos1, or absent: QoS 1, so that nothing is silently lost
+	case adr.Qos1, "": // absent: QoS 1, so that nothing is silently lost
 		out.QoS = 1
+	default:
+		return out, fmt.Errorf("configuration.qos: %q is not one of %q, %q", c.Qos, adr.Qos0, adr.Qos1)
 	}
-	out.Retain = c.Retain == adr.RetainKeep
+	switch c.Retain {
+	case adr.RetainKeep:
+		out.Retain = true
+	case adr.RetainNever, "":
+	default:
+		return out, fmt.Errorf("configuration.retain: %q is not one of %q, %q", c.Retain, adr.RetainKeep, adr.RetainNever)
+	}
 	if c.TTL != nil {
 		if *c.TTL > 1<<32-1 {
 			return out, fmt.Errorf("configuration.ttl: %d seconds is too long", *c.TTL)

@@ -24,6 +24,7 @@ import (
 	"github.com/knadh/koanf/providers/env/v2"
 	"github.com/knadh/koanf/v2"
 
+	"github.com/http-connector/http-connector/internal/publish"
 	"github.com/http-connector/http-connector/internal/yamlfile"
 )
 
@@ -54,9 +55,10 @@ type Settings struct {
 	// BrokerCAFile is a PEM bundle to trust for mqtts:// brokers.
 	BrokerCAFile string `koanf:"brokerCaFile"`
 	// LogLevel is trace, debug, info, warn or error.
-	LogLevel string `koanf:"logLevel"`
-	// LogFormat is console or json; empty picks console on a terminal.
-	LogFormat string `koanf:"logFormat"`
+	LogLevel LogLevel `koanf:"logLevel"`
+	// LogFormat is console or json; empty: console standalone, json in
+	// Akri mode.
+	LogFormat LogFormat `koanf:"logFormat"`
 	// DefaultSamplingInterval applies when neither dataset nor asset sets one.
 	DefaultSamplingInterval time.Duration `koanf:"defaultSamplingInterval"`
 	// RequestTimeout bounds every HTTP request.
@@ -68,7 +70,7 @@ type Settings struct {
 	// PublishQueueSize bounds the QoS 1 messages waiting for the broker.
 	PublishQueueSize int `koanf:"publishQueueSize"`
 	// PublishOverflow is what a full queue drops: dropOldest or dropNewest.
-	PublishOverflow string `koanf:"publishOverflow"`
+	PublishOverflow publish.Overflow `koanf:"publishOverflow"`
 	// PublishInflight bounds the QoS 1 messages awaiting the broker's
 	// acknowledgement at once (never two of one topic); 1 sends the queue
 	// in order, one message at a time.
@@ -84,6 +86,27 @@ type Settings struct {
 	Pprof string `koanf:"pprof"`
 }
 
+// LogLevel is how much is logged.
+type LogLevel string
+
+// Log levels.
+const (
+	LogTrace LogLevel = "trace"
+	LogDebug LogLevel = "debug"
+	LogInfo  LogLevel = "info"
+	LogWarn  LogLevel = "warn"
+	LogError LogLevel = "error"
+)
+
+// LogFormat is how logs are written.
+type LogFormat string
+
+// Log formats.
+const (
+	LogConsole LogFormat = "console"
+	LogJSON    LogFormat = "json"
+)
+
 // Secrets map the secret names in Device resources
 // (usernameSecretName: creds/username) to their values. A name is looked up
 // in Env, then Files, then as a path below Dir.
@@ -98,13 +121,13 @@ func Defaults() Settings {
 	return Settings{
 		EmbeddedBroker:          "127.0.0.1:1883",
 		ClientID:                "http-connector",
-		LogLevel:                "info",
+		LogLevel:                LogInfo,
 		DefaultSamplingInterval: time.Second,
 		RequestTimeout:          10 * time.Second,
 		MaxResponseBytes:        4 << 20,
 		MaxConnsPerDevice:       4,
 		PublishQueueSize:        10000,
-		PublishOverflow:         "dropOldest",
+		PublishOverflow:         publish.DropOldest,
 		PublishInflight:         64,
 		ShutdownTimeout:         10 * time.Second,
 	}
@@ -220,19 +243,19 @@ func (s *Settings) check() error {
 	if s.PublishInflight <= 0 {
 		errs = append(errs, fmt.Errorf("settings: publishInflight: must be positive"))
 	}
-	if s.PublishOverflow != "dropOldest" && s.PublishOverflow != "dropNewest" {
-		errs = append(errs, fmt.Errorf("settings: publishOverflow: %q is not dropOldest or dropNewest", s.PublishOverflow))
+	if s.PublishOverflow != publish.DropOldest && s.PublishOverflow != publish.DropNewest {
+		errs = append(errs, fmt.Errorf("settings: publishOverflow: %q is not %s or %s", s.PublishOverflow, publish.DropOldest, publish.DropNewest))
 	}
 	if s.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("settings: shutdownTimeout: must be positive"))
 	}
 	switch s.LogLevel {
-	case "trace", "debug", "info", "warn", "error":
+	case LogTrace, LogDebug, LogInfo, LogWarn, LogError:
 	default:
 		errs = append(errs, fmt.Errorf("settings: logLevel: %q is not one of trace, debug, info, warn, error", s.LogLevel))
 	}
 	switch s.LogFormat {
-	case "", "console", "json":
+	case "", LogConsole, LogJSON:
 	default:
 		errs = append(errs, fmt.Errorf("settings: logFormat: %q is not console or json", s.LogFormat))
 	}
@@ -286,13 +309,13 @@ func toMap(s Settings) map[string]any {
 	return map[string]any{
 		"embeddedBroker":          s.EmbeddedBroker,
 		"clientId":                s.ClientID,
-		"logLevel":                s.LogLevel,
+		"logLevel":                string(s.LogLevel),
 		"defaultSamplingInterval": s.DefaultSamplingInterval.String(),
 		"requestTimeout":          s.RequestTimeout.String(),
 		"maxResponseBytes":        s.MaxResponseBytes,
 		"maxConnsPerDevice":       s.MaxConnsPerDevice,
 		"publishQueueSize":        s.PublishQueueSize,
-		"publishOverflow":         s.PublishOverflow,
+		"publishOverflow":         string(s.PublishOverflow),
 		"publishInflight":         s.PublishInflight,
 		"shutdownTimeout":         s.ShutdownTimeout.String(),
 	}

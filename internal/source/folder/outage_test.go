@@ -25,6 +25,7 @@ import (
 
 	"github.com/http-connector/http-connector/internal/connector"
 	"github.com/http-connector/http-connector/internal/mqttclient"
+	"github.com/http-connector/http-connector/internal/publish"
 	"github.com/http-connector/http-connector/internal/settings"
 	"github.com/http-connector/http-connector/internal/source/folder"
 )
@@ -374,7 +375,7 @@ func TestBrokerOutage(t *testing.T) {
 	tests := []struct {
 		name     string
 		bound    int
-		overflow string
+		overflow publish.Overflow
 	}{
 		{"within the bound", 1000, "dropOldest"},
 		{"beyond the bound, drop oldest", 5, "dropOldest"},
