@@ -70,8 +70,13 @@ type Options struct {
 	Shared *Transports
 }
 
-// DefaultMaxResponseBytes bounds a response body when no limit is set.
-const DefaultMaxResponseBytes = 4 << 20
+// Defaults of the options.
+const (
+	// DefaultMaxResponseBytes bounds a response body when no limit is set.
+	DefaultMaxResponseBytes = 4 << 20
+	// DefaultMaxConns caps the connections to one endpoint when no cap is set.
+	DefaultMaxConns = 4
+)
 
 // Connection buffers. A request head and a small JSON response fit; larger
 // bodies are read and written past the buffers. net/http's default is 4 KiB
@@ -103,7 +108,7 @@ func New(opts Options) *Client {
 		opts.MaxResponseBytes = DefaultMaxResponseBytes
 	}
 	if opts.MaxConns <= 0 {
-		opts.MaxConns = 4
+		opts.MaxConns = DefaultMaxConns
 	}
 	if opts.UserAgent == "" {
 		opts.UserAgent = "http-connector"

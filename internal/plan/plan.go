@@ -24,6 +24,14 @@ import (
 	"github.com/http-connector/http-connector/schemas"
 )
 
+// Defaults of a planner made with zero Defaults, and of a data point
+// without HttpRequestMethod. The connector takes them from its settings.
+const (
+	DefaultSamplingInterval = time.Second
+	DefaultRequestTimeout   = 10 * time.Second
+	DefaultMethod           = http.MethodGet
+)
+
 // Defaults are the connector-wide values a plan falls back on.
 type Defaults struct {
 	SamplingInterval time.Duration // when neither dataset nor asset sets one
@@ -160,10 +168,10 @@ type Planner struct {
 // NewPlanner compiles the configuration schemas.
 func NewPlanner(d Defaults) (*Planner, error) {
 	if d.SamplingInterval <= 0 {
-		d.SamplingInterval = time.Second
+		d.SamplingInterval = DefaultSamplingInterval
 	}
 	if d.RequestTimeout <= 0 {
-		d.RequestTimeout = 10 * time.Second
+		d.RequestTimeout = DefaultRequestTimeout
 	}
 	dv, err := schemas.Compile(schemas.DatasetConfiguration)
 	if err != nil {
@@ -540,7 +548,7 @@ func remarshal(m map[string]any, v any) error {
 func buildRequest(ep *Endpoint, source string, pc pointConfig) (*Request, error) {
 	r := &Request{Method: pc.Method} // Header stays nil without headers: thousands of requests need no empty map each
 	if r.Method == "" {
-		r.Method = http.MethodGet
+		r.Method = DefaultMethod
 	}
 	var u *url.URL
 	src, err := url.Parse(source)

@@ -38,6 +38,9 @@ const (
 	DropNewest Overflow = "dropNewest"
 )
 
+// DefaultOverflow is the overflow policy when Options.Overflow is not set.
+const DefaultOverflow = DropOldest
+
 // DefaultQueueSize is the queue bound when Options.QueueSize is not set.
 const DefaultQueueSize = 10000
 
@@ -174,7 +177,7 @@ func Start(ctx context.Context, client Client, opts Options) (*Publisher, error)
 	}
 	switch opts.Overflow {
 	case "":
-		opts.Overflow = DropOldest
+		opts.Overflow = DefaultOverflow
 	case DropOldest, DropNewest:
 	default:
 		return nil, fmt.Errorf("publish: overflow policy %q is not %s or %s", opts.Overflow, DropOldest, DropNewest)
