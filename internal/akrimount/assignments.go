@@ -13,8 +13,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/fsnotify/fsnotify"
 	"github.com/rs/zerolog"
+
+	"github.com/http-connector/http-connector/internal/watch"
 )
 
 // Read retries for files of the assignments folder (the .NET SDK retries 10
@@ -149,31 +150,21 @@ func parseAssetList(raw []byte) []string {
 
 // WatchAssignments delivers the folder's assignments to onChange: first the
 // initial scan, then the new state whenever it differs from the last one
-// delivered. It rescans the whole folder on any file-system event in it
+// delivered. It rescans the whole folder after any file-system event in it
 // (updates arrive as atomic symbolic-link swaps, so per-file events are not
-// reliable) and every period as a safety net. onChange runs on the calling
-// goroutine. A failing initial scan is returned; later scan failures are
-// logged and the previous state kept. WatchAssignments blocks until ctx ends
-// and then returns nil.
+// reliable), after a watch error (events may be lost) and every period as a
+// safety net. onChange runs on the calling goroutine. A failing initial
+// scan is returned; later scan failures are logged and the previous state
+// kept. WatchAssignments blocks until ctx ends and then returns nil.
 func WatchAssignments(ctx context.Context, dir string, period time.Duration, onChange func(Assignments), log zerolog.Logger) error {
 	if period <= 0 {
 		return fmt.Errorf("watch assignments: period must be positive, got %s", period)
 	}
-	w, err := fsnotify.NewWatcher()
-	if err != nil {
-		return fmt.Errorf("watch assignments: %w", err)
-	}
-	defer w.Close()
-	if err := w.Add(dir); err != nil {
-		return fmt.Errorf("watch assignments %s: %w", dir, err)
-	}
-
 	current, err := ScanAssignments(ctx, dir)
 	if err != nil {
 		return err
 	}
 	onChange(current)
-
 	rescan := func(reason string) {
 		next, err := ScanAssignments(ctx, dir)
 		if err != nil {
@@ -189,32 +180,18 @@ func WatchAssignments(ctx context.Context, dir string, period time.Duration, onC
 		current = next
 		onChange(next)
 	}
-
-	ticker := time.NewTicker(period)
-	defer ticker.Stop()
-	settle := time.NewTimer(settleDelay)
-	settle.Stop()
-	defer settle.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case _, ok := <-w.Events:
-			if !ok {
-				return errors.New("watch assignments: watcher closed")
-			}
-			settle.Reset(settleDelay)
-		case err, ok := <-w.Errors:
-			if !ok {
-				return errors.New("watch assignments: watcher closed")
-			}
-			// An overflow loses events: rescan now rather than wait.
+	err = watch.Run(ctx, watch.Options{
+		Paths:    []string{dir},
+		Delay:    settleDelay,
+		Every:    period,
+		OnChange: func(context.Context) { rescan("change") },
+		OnError: func(err error) {
 			log.Warn().Err(err).Msg("assignments watch error")
 			rescan("watch_error")
-		case <-settle.C:
-			rescan("event")
-		case <-ticker.C:
-			rescan("period")
-		}
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("watch assignments %s: %w", dir, err)
 	}
+	return nil
 }

@@ -5,16 +5,16 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
-	"github.com/fsnotify/fsnotify"
 	"github.com/rs/zerolog"
+
+	"github.com/http-connector/http-connector/internal/watch"
 )
 
 // SATMethod is the MQTT enhanced-authentication method for Kubernetes
@@ -58,108 +58,114 @@ func (s *SAT) String() string { return "SAT(" + s.path + ")" }
 
 // WatchToken re-authenticates the MQTT connection whenever the token file at
 // path changes, and also shortly before the token's JWT exp in case the change
-// is missed. It watches the parent directory, because kubelet replaces
-// projected tokens by swapping a symbolic link. Empty reads (a file caught
-// between truncate and write) and unchanged bytes are ignored. reauth failures
-// are logged; the next CONNECT reads the file anyway. WatchToken blocks until
-// ctx ends and then returns nil; it returns an error only if the watch cannot
-// be set up.
+// is missed. The file is watched through its folder (internal/watch), because
+// kubelet replaces projected tokens by swapping a symbolic link. Empty reads
+// (a file caught between truncate and write) and unchanged bytes are ignored.
+// reauth failures are logged; the next CONNECT reads the file anyway.
+// WatchToken blocks until ctx ends and then returns nil; it returns an error
+// only if the watch cannot be set up.
 func WatchToken(ctx context.Context, path string, reauth func(context.Context) error, log zerolog.Logger) error {
-	w, err := fsnotify.NewWatcher()
+	tw := &tokenWatch{path: path, reauth: reauth, log: log, rearm: make(chan time.Time, 1)}
+	tw.last, _ = os.ReadFile(path)
+	tw.arm(tw.last)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { tw.expiries(ctx) })
+	err := watch.Run(ctx, watch.Options{
+		Paths:    []string{path},
+		Delay:    tokenSettle,
+		OnChange: func(ctx context.Context) { tw.refresh(ctx, false) },
+		OnError:  func(err error) { log.Warn().Err(err).Msg("service account token watch error") },
+	})
 	if err != nil {
 		return fmt.Errorf("watch service account token: %w", err)
 	}
-	defer w.Close()
-	if err := w.Add(filepath.Dir(path)); err != nil {
-		return fmt.Errorf("watch service account token: %w", err)
+	return nil
+}
+
+// tokenSettle is the quiet time after a change of the token's folder
+// before the token is read: kubelet's swap is several events.
+const tokenSettle = 20 * time.Millisecond
+
+// tokenWatch re-authenticates when the token changes or is about to expire.
+type tokenWatch struct {
+	path   string
+	reauth func(context.Context) error
+	log    zerolog.Logger
+	rearm  chan time.Time // the expiry of a new token
+	mu     sync.Mutex     // one refresh at a time
+	last   []byte
+}
+
+// arm tells the expiry loop when the token ends, if it is a JWT.
+func (tw *tokenWatch) arm(token []byte) {
+	exp, ok := TokenExpiry(token)
+	if !ok {
+		return
 	}
-
-	last, _ := os.ReadFile(path)
-	expiry := newExpiryTimer()
-	defer expiry.stop()
-	expiry.arm(last)
-
-	refresh := func(force bool) {
-		tok, err := os.ReadFile(path)
-		if err != nil || len(tok) == 0 {
-			if err != nil {
-				log.Debug().Err(err).Msg("service account token not readable yet")
-			}
-			return
-		}
-		changed := !bytes.Equal(tok, last)
-		if !changed && !force {
-			return
-		}
-		last = tok
-		if changed {
-			expiry.arm(tok)
-		}
-		rctx, cancel := context.WithTimeout(ctx, reauthTimeout)
-		err = reauth(rctx)
-		cancel()
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			log.Warn().Err(err).Msg("mqtt re-authentication failed")
-			return
-		}
-		log.Info().Bool("token_changed", changed).Msg("mqtt re-authenticated")
+	select {
+	case <-tw.rearm: // an older expiry not yet taken
+	default:
 	}
+	tw.rearm <- exp
+}
 
+// expiries re-authenticates reauthBeforeExpiry before the current token's
+// exp, even if the bytes look unchanged, until ctx ends.
+func (tw *tokenWatch) expiries(ctx context.Context) {
+	var timer *time.Timer
+	var fire <-chan time.Time
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
-		case _, ok := <-w.Events:
-			if !ok {
-				return errors.New("watch service account token: watcher closed")
+			return
+		case exp := <-tw.rearm:
+			if timer != nil {
+				timer.Stop()
 			}
-			refresh(false)
-		case err, ok := <-w.Errors:
-			if !ok {
-				return errors.New("watch service account token: watcher closed")
-			}
-			log.Warn().Err(err).Msg("service account token watch error")
-		case <-expiry.c():
-			// The token is about to expire. Re-read and re-authenticate even
-			// if the bytes look unchanged; arm again only for a new token.
-			expiry.fired()
-			refresh(true)
+			timer = time.NewTimer(max(time.Until(exp.Add(-reauthBeforeExpiry)), 0))
+			fire = timer.C
+		case <-fire:
+			fire = nil
+			tw.refresh(ctx, true)
 		}
 	}
 }
 
-// expiryTimer fires reauthBeforeExpiry before the current token's exp.
-type expiryTimer struct {
-	t *time.Timer
-}
-
-func newExpiryTimer() *expiryTimer { return &expiryTimer{} }
-
-func (e *expiryTimer) arm(token []byte) {
-	e.stop()
-	if exp, ok := TokenExpiry(token); ok {
-		e.t = time.NewTimer(max(time.Until(exp.Add(-reauthBeforeExpiry)), 0))
+func (tw *tokenWatch) refresh(ctx context.Context, force bool) {
+	tw.mu.Lock()
+	defer tw.mu.Unlock()
+	tok, err := os.ReadFile(tw.path)
+	if err != nil || len(tok) == 0 {
+		if err != nil {
+			tw.log.Debug().Err(err).Msg("service account token not readable yet")
+		}
+		return
 	}
-}
-
-// c is nil, and so never ready, while the timer is not armed.
-func (e *expiryTimer) c() <-chan time.Time {
-	if e.t == nil {
-		return nil
+	changed := !bytes.Equal(tok, tw.last)
+	if !changed && !force {
+		return
 	}
-	return e.t.C
-}
-
-func (e *expiryTimer) fired() { e.t = nil }
-
-func (e *expiryTimer) stop() {
-	if e.t != nil {
-		e.t.Stop()
-		e.t = nil
+	tw.last = tok
+	if changed {
+		tw.arm(tok)
 	}
+	rctx, cancel := context.WithTimeout(ctx, reauthTimeout)
+	err = tw.reauth(rctx)
+	cancel()
+	if err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		tw.log.Warn().Err(err).Msg("mqtt re-authentication failed")
+		return
+	}
+	tw.log.Info().Bool("token_changed", changed).Msg("mqtt re-authenticated")
 }
 
 // TokenExpiry returns the exp claim of a JWT without verifying it; ok is false
