@@ -166,8 +166,10 @@ func checkConnectionsPerDevice(t *testing.T, c *Client, url string, peak, conns 
 func TestSharedPool(t *testing.T) {
 	var conns atomic.Int64
 	release := make(chan struct{})
+	hanging := make(chan struct{}, 1)
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/hangs" {
+			hanging <- struct{}{}
 			select {
 			case <-release:
 			case <-r.Context().Done():
@@ -214,7 +216,7 @@ func TestSharedPool(t *testing.T) {
 		_, err := a.Do(context.Background(), rh)
 		hung <- err
 	}()
-	time.Sleep(50 * time.Millisecond)
+	<-hanging // the device has the request: it holds a's connection
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	if _, err := a.Do(ctx, ra); err == nil || !strings.Contains(err.Error(), "waiting for a connection: no complete response in time") {

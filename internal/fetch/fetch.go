@@ -66,8 +66,11 @@ type Options struct {
 	UserAgent        string
 	// Shared, if set, lends the client a connection pool shared with the
 	// other clients of the same Transports whose TLS settings are alike;
-	// nil, or a client certificate, gives the client a pool of its own.
+	// nil, a client certificate or Dial gives the client a pool of its own.
 	Shared *Transports
+	// Dial, if set, makes the connections instead of a net.Dialer (tests
+	// dial a network in memory).
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Defaults of the options.
@@ -77,6 +80,17 @@ const (
 	// DefaultMaxConns caps the connections to one endpoint when no cap is set.
 	DefaultMaxConns = 4
 )
+
+// dialFunc makes a connection, as net.Dialer.DialContext does.
+type dialFunc = func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// dialer is dial, or else a net.Dialer's.
+func dialer(dial dialFunc) dialFunc {
+	if dial != nil {
+		return dial
+	}
+	return (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+}
 
 // Connection buffers. A request head and a small JSON response fit; larger
 // bodies are read and written past the buffers. net/http's default is 4 KiB
@@ -117,14 +131,14 @@ func New(opts Options) *Client {
 	if opts.Shared != nil {
 		c.responses = &opts.Shared.responses
 	}
-	if opts.Shared != nil && opts.Credentials.Certificate == nil {
+	if opts.Shared != nil && opts.Credentials.Certificate == nil && opts.Dial == nil {
 		c.transport = opts.Shared.get(opts.Credentials.RootCAs)
 		c.slots = make(chan struct{}, opts.MaxConns)
 		c.wire = opts.Shared.wirePool()
 	} else {
-		c.transport = newTransport(opts.Credentials, opts.MaxConns, opts.MaxConns)
+		c.transport = newTransport(opts.Credentials, opts.MaxConns, opts.MaxConns, opts.Dial)
 		c.own = true
-		c.wire = newWirePool(opts.MaxConns)
+		c.wire = newWirePool(opts.MaxConns, opts.Dial)
 	}
 	c.hc = &http.Client{Transport: c.transport, CheckRedirect: checkRedirect}
 	if cr := opts.Credentials; cr.Username != "" || cr.Password != "" {
@@ -140,14 +154,14 @@ func New(opts Options) *Client {
 // newTransport builds a transport with these credentials, keeping up to
 // idlePerHost idle connections to a host; maxPerHost > 0 caps its
 // connections to a host.
-func newTransport(cr Credentials, idlePerHost, maxPerHost int) *http.Transport {
+func newTransport(cr Credentials, idlePerHost, maxPerHost int, dial dialFunc) *http.Transport {
 	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: cr.RootCAs}
 	if cert := cr.Certificate; cert != nil {
 		tlsCfg.Certificates = []tls.Certificate{*cert}
 	}
 	return &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:           dialer(dial),
 		TLSClientConfig:       tlsCfg,
 		TLSHandshakeTimeout:   10 * time.Second,
 		MaxIdleConnsPerHost:   idlePerHost,
@@ -197,7 +211,7 @@ func (t *Transports) get(roots *x509.CertPool) *http.Transport {
 			return s.tr
 		}
 	}
-	tr := newTransport(Credentials{RootCAs: roots}, SharedConnsPerHost, SharedConnsPerHost)
+	tr := newTransport(Credentials{RootCAs: roots}, SharedConnsPerHost, SharedConnsPerHost, nil)
 	t.shared = append(t.shared, sharedTransport{roots: roots, tr: tr})
 	return tr
 }
@@ -208,7 +222,7 @@ func (t *Transports) wirePool() *wirePool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.wire == nil {
-		t.wire = newWirePool(SharedConnsPerHost)
+		t.wire = newWirePool(SharedConnsPerHost, nil)
 	}
 	return t.wire
 }

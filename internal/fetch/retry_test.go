@@ -12,9 +12,11 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/http-connector/http-connector/internal/plan"
+	"github.com/http-connector/http-connector/internal/testing/memnet"
 )
 
 // retryServer answers with the status that statuses gives for each request
@@ -92,26 +94,64 @@ func TestDoRetry(t *testing.T) {
 	}
 }
 
-func TestDoRetryHonoursRetryAfter(t *testing.T) {
-	srv, n := retryServer(t, http.Header{"Retry-After": {"1"}}, 503, 200)
-	c := New(Options{})
-	defer c.Close()
-	var delays []time.Duration
-	p := Retry{Attempts: 3, Base: time.Millisecond, Max: 2 * time.Second, OnRetry: func(_ int, d time.Duration, _ error) { delays = append(delays, d) }}
-	begin := time.Now()
-	resp, err := c.DoRetry(context.Background(), prepare(t, c, srv.URL), p)
-	if err != nil {
-		t.Fatalf("DoRetry: %v", err)
-	}
-	resp.Release()
-	if took := time.Since(begin); took < time.Second {
-		t.Errorf("retried after %v, before the Retry-After of 1 s", took)
-	}
-	if len(delays) != 1 || delays[0] != time.Second || n.Load() != 2 {
-		t.Errorf("delays %v after %d requests, want [1s] after 2", delays, n.Load())
-	}
+// memServer serves h on a network in memory until the test ends: for tests
+// in virtual time (testing/synctest). It returns the URL and a client.
+func memServer(t *testing.T, h http.Handler) (string, *Client) {
+	t.Helper()
+	var n memnet.Network
+	l := n.Listen()
+	srv := &http.Server{Handler: h}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(l)
+	}()
+	c := New(Options{Dial: n.Dial})
+	t.Cleanup(func() {
+		c.Close()
+		srv.Close()
+		<-done
+	})
+	return l.URL(), c
 }
 
+// statuses answers with the status that codes gives for each request in
+// turn (the last one repeats) and counts requests.
+func statuses(n *atomic.Int64, header http.Header, codes ...int) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		i := int(n.Add(1)) - 1
+		for k, v := range header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(codes[min(i, len(codes)-1)])
+		fmt.Fprintf(w, `{"n":%d}`, i+1)
+	})
+}
+
+// In virtual time: the retry waits exactly the Retry-After the device asks.
+func TestDoRetryHonoursRetryAfter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var n atomic.Int64
+		url, c := memServer(t, statuses(&n, http.Header{"Retry-After": {"1"}}, 503, 200))
+		var delays []time.Duration
+		p := Retry{Attempts: 3, Base: time.Millisecond, Max: 2 * time.Second, OnRetry: func(_ int, d time.Duration, _ error) { delays = append(delays, d) }}
+		begin := time.Now()
+		resp, err := c.DoRetry(context.Background(), prepare(t, c, url), p)
+		if err != nil {
+			t.Fatalf("DoRetry: %v", err)
+		}
+		resp.Release()
+		if took := time.Since(begin); took != time.Second {
+			t.Errorf("retried after %v, want the Retry-After of 1 s", took)
+		}
+		if len(delays) != 1 || delays[0] != time.Second || n.Load() != 2 {
+			t.Errorf("delays %v after %d requests, want [1s] after 2", delays, n.Load())
+		}
+	})
+}
+
+// In virtual time: retries never go past the caller's deadline, and the
+// device's own answer is the error.
 func TestDoRetryStaysWithinTheDeadline(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -122,20 +162,21 @@ func TestDoRetryStaysWithinTheDeadline(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv, _ := retryServer(t, tt.header, 500)
-			c := New(Options{})
-			defer c.Close()
-			ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
-			defer cancel()
-			begin := time.Now()
-			_, err := c.DoRetry(ctx, prepare(t, c, srv.URL), Retry{Attempts: 1000, Base: 20 * time.Millisecond, Max: 2 * time.Second})
-			if took := time.Since(begin); took > 160*time.Millisecond {
-				t.Errorf("DoRetry took %v with a 150 ms deadline", took)
-			}
-			// The device's answer, not a deadline error, says what is wrong.
-			if err == nil || !strings.Contains(err.Error(), "HTTP 500 Internal Server Error") {
-				t.Errorf("DoRetry: %v, want the HTTP 500", err)
-			}
+			synctest.Test(t, func(t *testing.T) {
+				var n atomic.Int64
+				url, c := memServer(t, statuses(&n, tt.header, 500))
+				ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+				defer cancel()
+				begin := time.Now()
+				_, err := c.DoRetry(ctx, prepare(t, c, url), Retry{Attempts: 1000, Base: 20 * time.Millisecond, Max: 2 * time.Second})
+				if took := time.Since(begin); took > 150*time.Millisecond {
+					t.Errorf("DoRetry took %v with a 150 ms deadline", took)
+				}
+				// The device's answer, not a deadline error, says what is wrong.
+				if err == nil || !strings.Contains(err.Error(), "HTTP 500 Internal Server Error") {
+					t.Errorf("DoRetry: %v, want the HTTP 500", err)
+				}
+			})
 		})
 	}
 }

@@ -33,15 +33,15 @@ const idleConnTimeout = 90 * time.Second
 // wirePool keeps the connections of the direct path, per host and port.
 type wirePool struct {
 	maxPerHost int // connections in use at once to one host and port
-	dialer     net.Dialer
+	dial       dialFunc
 	mu         sync.Mutex
 	hosts      map[string]*wireHost
 }
 
-func newWirePool(maxPerHost int) *wirePool {
+func newWirePool(maxPerHost int, dial dialFunc) *wirePool {
 	return &wirePool{
 		maxPerHost: maxPerHost,
-		dialer:     net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second},
+		dial:       dialer(dial),
 		hosts:      map[string]*wireHost{},
 	}
 }
@@ -209,7 +209,7 @@ func (h *wireHost) conn(ctx context.Context, fresh bool) (*wireConn, bool, error
 		}
 		h.mu.Unlock()
 	}
-	c, err := h.pool.dialer.DialContext(ctx, "tcp", h.addr)
+	c, err := h.pool.dial(ctx, "tcp", h.addr)
 	if err != nil {
 		return nil, false, err
 	}

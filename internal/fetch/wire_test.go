@@ -12,9 +12,11 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/http-connector/http-connector/internal/plan"
+	"github.com/http-connector/http-connector/internal/testing/memnet"
 )
 
 func TestWhichRequestsTakeTheDirectPath(t *testing.T) {
@@ -219,28 +221,44 @@ func TestDirectPathResponses(t *testing.T) {
 // connections it considers idle costs a new connection, not a failed
 // sample, and the device is asked once per request.
 func TestDirectPathServerClosesIdleConnections(t *testing.T) {
-	var hits atomic.Int64
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hits.Add(1)
-		io.WriteString(w, "{}")
-	}))
-	srv.Config.IdleTimeout = 20 * time.Millisecond
-	srv.Start()
-	defer srv.Close()
-	c := New(Options{MaxConns: 2})
-	defer c.Close()
-	r := prepare(t, c, srv.URL)
-	for i := range 4 {
-		resp, err := c.Do(context.Background(), r)
-		if err != nil {
-			t.Fatalf("request %d: %v", i, err)
+	synctest.Test(t, func(t *testing.T) {
+		var hits, conns atomic.Int64
+		var n memnet.Network
+		l := n.Listen()
+		srv := &http.Server{
+			Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				hits.Add(1)
+				io.WriteString(w, "{}")
+			}),
+			IdleTimeout: 20 * time.Millisecond,
+			ConnState: func(_ net.Conn, s http.ConnState) {
+				if s == http.StateNew {
+					conns.Add(1)
+				}
+			},
 		}
-		resp.Release()
-		time.Sleep(60 * time.Millisecond) // the server closes the connection
-	}
-	if n := hits.Load(); n != 4 {
-		t.Errorf("the device was asked %d times for 4 requests", n)
-	}
+		done := make(chan struct{})
+		go func() { defer close(done); _ = srv.Serve(l) }()
+		defer func() { srv.Close(); <-done }()
+		c := New(Options{MaxConns: 2, Dial: n.Dial})
+		defer c.Close()
+		r := prepare(t, c, l.URL())
+		for i := range 4 {
+			resp, err := c.Do(context.Background(), r)
+			if err != nil {
+				t.Fatalf("request %d: %v", i, err)
+			}
+			resp.Release()
+			time.Sleep(60 * time.Millisecond) // the server closes the idle connection
+			synctest.Wait()
+		}
+		if n := hits.Load(); n != 4 {
+			t.Errorf("the device was asked %d times for 4 requests", n)
+		}
+		if n := conns.Load(); n != 4 {
+			t.Errorf("%d connections for 4 requests each after the server closed the last: want 4", n)
+		}
+	})
 }
 
 func TestDirectPathDeadlineAndCancel(t *testing.T) {

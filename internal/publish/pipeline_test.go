@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/http-connector/http-connector/internal/mqttclient"
@@ -51,7 +52,7 @@ func TestPublishKeepsSeveralInFlight(t *testing.T) {
 		{"a bound of one", 1, 10, 1},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+		t.Run(tt.name, bubbled(func(t *testing.T) {
 			c := newFake(true)
 			c.hold = make(chan struct{}) // no acknowledgement until released
 			p, _ := start(t, c, Options{Inflight: tt.inflight})
@@ -70,7 +71,7 @@ func TestPublishKeepsSeveralInFlight(t *testing.T) {
 				t.Errorf("at most %d attempts under way at once, want %d", peak, tt.want)
 			}
 			checkTopicOrder(t, c, topics, 3)
-		})
+		}))
 	}
 }
 
@@ -108,7 +109,7 @@ func checkTopicOrder(t *testing.T, c *fakeClient, topics []string, rounds int) {
 func TestPublishKeepsTopicOrder(t *testing.T) {
 	for _, inflight := range []int{1, 8, 64} {
 		for _, reconnect := range []bool{false, true} {
-			t.Run(fmt.Sprintf("inflight %d reconnect %v", inflight, reconnect), func(t *testing.T) {
+			t.Run(fmt.Sprintf("inflight %d reconnect %v", inflight, reconnect), bubbled(func(t *testing.T) {
 				c := newFake(true)
 				c.latency = func() time.Duration { return 50*time.Microsecond + rand.N(300*time.Microsecond) }
 				if reconnect {
@@ -136,7 +137,7 @@ func TestPublishKeepsTopicOrder(t *testing.T) {
 				if got := logs.count("publish backlog delivered"); got != 1 {
 					t.Errorf("backlog delivery logged %d times, want 1", got)
 				}
-			})
+			}))
 		}
 	}
 }
@@ -145,7 +146,7 @@ func TestPublishKeepsTopicOrder(t *testing.T) {
 // the ones in flight come on top, at most Inflight of them.
 func TestPublishBoundWithSeveralInFlight(t *testing.T) {
 	for _, policy := range []Overflow{DropOldest, DropNewest} {
-		t.Run(string(policy), func(t *testing.T) {
+		t.Run(string(policy), bubbled(func(t *testing.T) {
 			c := newFake(true)
 			c.hold = make(chan struct{})
 			p, logs := start(t, c, Options{Inflight: 4, QueueSize: 10, Overflow: policy})
@@ -170,13 +171,17 @@ func TestPublishBoundWithSeveralInFlight(t *testing.T) {
 			if got := logs.count("publish queue full; dropping messages"); got != 1 {
 				t.Errorf("overflow logged %d times, want once", got)
 			}
-		})
+		}))
 	}
 }
 
 // TestPublishBoundCountsParkedMessages: messages waiting behind one of
 // their topic in flight are under the bound too, and dropped oldest first.
 func TestPublishBoundCountsParkedMessages(t *testing.T) {
+	synctest.Test(t, testPublishBoundCountsParkedMessages)
+}
+
+func testPublishBoundCountsParkedMessages(t *testing.T) {
 	c := newFake(true)
 	c.hold = make(chan struct{})
 	p, _ := start(t, c, Options{Inflight: 8, QueueSize: 10})
@@ -200,6 +205,10 @@ func TestPublishBoundCountsParkedMessages(t *testing.T) {
 // TestPublishRetriesWithinItsTopic: a refused message holds back only the
 // messages of its topic.
 func TestPublishRetriesWithinItsTopic(t *testing.T) {
+	synctest.Test(t, testPublishRetriesWithinItsTopic)
+}
+
+func testPublishRetriesWithinItsTopic(t *testing.T) {
 	c := newFake(true)
 	refused := make(chan struct{})
 	c.fail = func(m *mqttclient.Message) error {
@@ -228,7 +237,9 @@ func TestPublishRetriesWithinItsTopic(t *testing.T) {
 // TestSpoolKeepsMessagesInFlight stops a publisher whose broker never
 // acknowledges two topics: their messages in flight and behind them stay
 // in the spool, and the next run replays them in queue order.
-func TestSpoolKeepsMessagesInFlight(t *testing.T) {
+func TestSpoolKeepsMessagesInFlight(t *testing.T) { synctest.Test(t, testSpoolKeepsMessagesInFlight) }
+
+func testSpoolKeepsMessagesInFlight(t *testing.T) {
 	dir := t.TempDir()
 	c := newFake(true)
 	c.stall = func(m *mqttclient.Message) bool { return m.Topic == "c" || m.Topic == "d" }
@@ -268,7 +279,9 @@ func TestSpoolKeepsMessagesInFlight(t *testing.T) {
 }
 
 // TestCloseFlushesSeveralInFlight: Close waits for every sender.
-func TestCloseFlushesSeveralInFlight(t *testing.T) {
+func TestCloseFlushesSeveralInFlight(t *testing.T) { synctest.Test(t, testCloseFlushesSeveralInFlight) }
+
+func testCloseFlushesSeveralInFlight(t *testing.T) {
 	c := newFake(true)
 	c.latency = func() time.Duration { return time.Millisecond }
 	p, err := Start(context.Background(), c, Options{Inflight: 8})

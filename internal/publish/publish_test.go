@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -253,6 +254,10 @@ func seq(from, to int) []string {
 }
 
 func TestPublishDeliversInOrderAfterReconnect(t *testing.T) {
+	synctest.Test(t, testPublishDeliversInOrderAfterReconnect)
+}
+
+func testPublishDeliversInOrderAfterReconnect(t *testing.T) {
 	c := newFake(false)
 	p, logs := start(t, c, Options{QueueSize: 100})
 	publishAll(t, p, 1, 50)
@@ -286,7 +291,7 @@ func TestPublishOverflow(t *testing.T) {
 		{"drop newest keeps the oldest", DropNewest, seq(1, 3)},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+		t.Run(tt.name, bubbled(func(t *testing.T) {
 			c := newFake(false)
 			p, logs := start(t, c, Options{QueueSize: 3, Overflow: tt.policy})
 			publishAll(t, p, 1, 10)
@@ -313,11 +318,13 @@ func TestPublishOverflow(t *testing.T) {
 			if got := logs.count("publish queue full; dropping messages"); got != 2 {
 				t.Errorf("second episode: overflow start logged %d times in all, want 2", got)
 			}
-		})
+		}))
 	}
 }
 
-func TestPublishQoS0(t *testing.T) {
+func TestPublishQoS0(t *testing.T) { synctest.Test(t, testPublishQoS0) }
+
+func testPublishQoS0(t *testing.T) {
 	c := newFake(false)
 	p, logs := start(t, c, Options{})
 	for i := range 3 {
@@ -347,6 +354,10 @@ func TestPublishQoS0(t *testing.T) {
 }
 
 func TestPublishRetriesUntilAcknowledged(t *testing.T) {
+	synctest.Test(t, testPublishRetriesUntilAcknowledged)
+}
+
+func testPublishRetriesUntilAcknowledged(t *testing.T) {
 	c := newFake(true)
 	failures := 3
 	c.fail = func(m *mqttclient.Message) error {
@@ -370,7 +381,9 @@ func TestPublishRetriesUntilAcknowledged(t *testing.T) {
 	}
 }
 
-func TestPublishNeverBlocksTheCaller(t *testing.T) {
+func TestPublishNeverBlocksTheCaller(t *testing.T) { synctest.Test(t, testPublishNeverBlocksTheCaller) }
+
+func testPublishNeverBlocksTheCaller(t *testing.T) {
 	c := newFake(true)
 	c.hold = make(chan struct{}) // the broker never acknowledges
 	p, _ := start(t, c, Options{QueueSize: 10})
@@ -387,6 +400,10 @@ func TestPublishNeverBlocksTheCaller(t *testing.T) {
 }
 
 func TestPublishExpiredMessagesAreNotSent(t *testing.T) {
+	synctest.Test(t, testPublishExpiredMessagesAreNotSent)
+}
+
+func testPublishExpiredMessagesAreNotSent(t *testing.T) {
 	e := entry{at: time.Now().Add(-3 * time.Second), msg: &mqttclient.Message{MessageExpiry: 10}}
 	m, ok := expiry(e, time.Now())
 	if !ok || m.MessageExpiry != 7 {
@@ -406,6 +423,10 @@ func TestPublishExpiredMessagesAreNotSent(t *testing.T) {
 }
 
 func TestCloseFlushesWithinTheDeadline(t *testing.T) {
+	synctest.Test(t, testCloseFlushesWithinTheDeadline)
+}
+
+func testCloseFlushesWithinTheDeadline(t *testing.T) {
 	c := newFake(false)
 	p, err := Start(context.Background(), c, Options{})
 	if err != nil {
@@ -439,7 +460,7 @@ func TestCloseReportsWhatIsLeft(t *testing.T) {
 		{"spool", true, "4 QoS 1 messages not delivered before the shutdown deadline; kept in the spool "},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+		t.Run(tt.name, bubbled(func(t *testing.T) {
 			opts := Options{}
 			if tt.spool {
 				opts.SpoolDir = t.TempDir()
@@ -459,11 +480,13 @@ func TestCloseReportsWhatIsLeft(t *testing.T) {
 			if d := time.Since(begin); d > time.Second {
 				t.Errorf("Close took %v past a 30 ms deadline", d)
 			}
-		})
+		}))
 	}
 }
 
-func TestSpoolSurvivesARestart(t *testing.T) {
+func TestSpoolSurvivesARestart(t *testing.T) { synctest.Test(t, testSpoolSurvivesARestart) }
+
+func testSpoolSurvivesARestart(t *testing.T) {
 	dir := t.TempDir()
 	down := newFake(false)
 	p, err := Start(context.Background(), down, Options{SpoolDir: dir})
@@ -563,6 +586,10 @@ func segmentFiles(t *testing.T, dir string) []string {
 }
 
 func TestSpoolReplaysOnlyWhatWasNotAcknowledged(t *testing.T) {
+	synctest.Test(t, testSpoolReplaysOnlyWhatWasNotAcknowledged)
+}
+
+func testSpoolReplaysOnlyWhatWasNotAcknowledged(t *testing.T) {
 	dir := t.TempDir()
 	c := newFake(true)
 	c.fail = func(m *mqttclient.Message) error {
@@ -589,7 +616,9 @@ func TestSpoolReplaysOnlyWhatWasNotAcknowledged(t *testing.T) {
 	}
 }
 
-func TestSpoolSkipsADamagedTail(t *testing.T) {
+func TestSpoolSkipsADamagedTail(t *testing.T) { synctest.Test(t, testSpoolSkipsADamagedTail) }
+
+func testSpoolSkipsADamagedTail(t *testing.T) {
 	dir := t.TempDir()
 	p, err := Start(context.Background(), newFake(false), Options{SpoolDir: dir})
 	if err != nil {
@@ -627,6 +656,10 @@ func TestSpoolSkipsADamagedTail(t *testing.T) {
 }
 
 func TestSpoolRotatesAndRemovesSegments(t *testing.T) {
+	synctest.Test(t, testSpoolRotatesAndRemovesSegments)
+}
+
+func testSpoolRotatesAndRemovesSegments(t *testing.T) {
 	dir := t.TempDir()
 	c := newFake(false)
 	p, _ := start(t, c, Options{SpoolDir: dir, QueueSize: 3 * segmentRecords})
@@ -662,16 +695,18 @@ func TestStartRejectsBadOptions(t *testing.T) {
 		{"in flight", Options{Inflight: -1}, "publish: in-flight bound -1 is negative"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+		t.Run(tt.name, bubbled(func(t *testing.T) {
 			_, err := Start(context.Background(), newFake(true), tt.opts)
 			if err == nil || err.Error() != tt.want {
 				t.Errorf("Start: %v, want %q", err, tt.want)
 			}
-		})
+		}))
 	}
 }
 
-func TestRecordRoundTrip(t *testing.T) {
+func TestRecordRoundTrip(t *testing.T) { synctest.Test(t, testRecordRoundTrip) }
+
+func testRecordRoundTrip(t *testing.T) {
 	e := entry{seq: 42, at: time.Unix(0, 1234567890), msg: &mqttclient.Message{Topic: "x", Payload: []byte("{}"), QoS: 1}}
 	b := encodeRecord(nil, e)
 	got, n, err := decodeRecord(b)
@@ -687,4 +722,9 @@ func TestRecordRoundTrip(t *testing.T) {
 	if _, _, err := decodeRecord(b); err == nil || err.Error() != "record checksum mismatch" {
 		t.Errorf("flipped byte: %v, want checksum mismatch", err)
 	}
+}
+
+// bubbled runs a subtest in a synctest bubble: in virtual time.
+func bubbled(f func(*testing.T)) func(*testing.T) {
+	return func(t *testing.T) { synctest.Test(t, f) }
 }

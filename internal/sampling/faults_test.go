@@ -8,12 +8,12 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/fstest"
+	"testing/synctest"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -24,6 +24,7 @@ import (
 	"github.com/http-connector/http-connector/internal/plan"
 	"github.com/http-connector/http-connector/internal/sampling"
 	"github.com/http-connector/http-connector/internal/schedule"
+	"github.com/http-connector/http-connector/internal/testing/memnet"
 )
 
 // faultAsset is the YAML of a device at address and its asset with one
@@ -140,28 +141,48 @@ func (s *faultStates) firstFailure(asset string) error {
 	return s.first[asset]
 }
 
-// faultCounter serves {"n": 1}, {"n": 2} … : the device that must keep its rhythm.
-func faultCounter(t *testing.T) *httptest.Server {
-	var n atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"n":%d}`, n.Add(1))
-	}))
-	t.Cleanup(srv.Close)
-	return srv
+// faultNet is the network in memory the devices of a test serve on: the
+// tests run in virtual time (testing/synctest).
+type faultNet struct {
+	t *testing.T
+	memnet.Network
 }
 
-// faultSilent accepts connections and never answers.
-func faultSilent(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+// serve serves h at a new address until the test ends and returns its URL.
+func (n *faultNet) serve(h http.Handler) string {
+	l := n.Listen()
+	srv := &http.Server{Handler: h}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(l)
+	}()
+	n.t.Cleanup(func() {
+		srv.Close()
+		<-done
+	})
+	return l.URL()
+}
+
+// counter serves {"n": 1}, {"n": 2} … : the device that must keep its rhythm.
+func (n *faultNet) counter() string {
+	var c atomic.Int64
+	return n.serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"n":%d}`, c.Add(1))
+	}))
+}
+
+// silent accepts connections and never reads or answers.
+func (n *faultNet) silent() string {
+	l := n.Listen()
 	var mu sync.Mutex
 	var conns []net.Conn
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		for {
-			c, err := ln.Accept()
+			c, err := l.Accept()
 			if err != nil {
 				return
 			}
@@ -170,47 +191,45 @@ func faultSilent(t *testing.T) string {
 			mu.Unlock()
 		}
 	}()
-	t.Cleanup(func() {
-		ln.Close()
+	n.t.Cleanup(func() {
+		l.Close()
+		<-done
 		mu.Lock()
 		defer mu.Unlock()
 		for _, c := range conns {
 			c.Close()
 		}
 	})
-	return "http://" + ln.Addr().String()
-}
-
-func faultServer(t *testing.T, h http.HandlerFunc) string {
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv.URL
+	return l.URL()
 }
 
 // TestFaultsStayInTheirDataset runs one healthy asset next to sick devices
 // and a panicking dataset: each sick dataset reports its own clear error and
 // the healthy one keeps its rhythm.
-func TestFaultsStayInTheirDataset(t *testing.T) {
+func TestFaultsStayInTheirDataset(t *testing.T) { synctest.Test(t, testFaultsStayInTheirDataset) }
+
+func testFaultsStayInTheirDataset(t *testing.T) {
+	n := &faultNet{t: t}
 	const interval = 100 * time.Millisecond
 	const maxBody = 64 << 10
 	var hugeWritten atomic.Int64
 	sick := []struct {
 		asset, address, want string
 	}{
-		{"slow", faultServer(t, func(w http.ResponseWriter, r *http.Request) {
+		{"slow", n.serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			select {
 			case <-time.After(2 * time.Second):
 			case <-r.Context().Done():
 			}
-		}), "GET http://127.0.0.1:*/data: no complete response in time: context deadline exceeded"},
-		{"silent", faultSilent(t), "GET http://127.0.0.1:*/data: no complete response in time: context deadline exceeded"},
-		{"midbody", faultServer(t, func(w http.ResponseWriter, r *http.Request) {
+		})), "GET http://127.0.0.1:*/data: no complete response in time: context deadline exceeded"},
+		{"silent", n.silent(), "GET http://127.0.0.1:*/data: no complete response in time: context deadline exceeded"},
+		{"midbody", n.serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Length", "100")
 			io.WriteString(w, `{"temperature": 2`)
 			conn, _, _ := w.(http.Hijacker).Hijack()
 			conn.Close()
-		}), "GET http://127.0.0.1:*/data: reading body: unexpected EOF"},
-		{"huge", faultServer(t, func(w http.ResponseWriter, r *http.Request) {
+		})), "GET http://127.0.0.1:*/data: reading body: unexpected EOF"},
+		{"huge", n.serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			chunk := bytes.Repeat([]byte("x"), 32<<10)
 			for r.Context().Err() == nil {
 				n, err := w.Write(chunk)
@@ -219,27 +238,27 @@ func TestFaultsStayInTheirDataset(t *testing.T) {
 					return
 				}
 			}
-		}), fmt.Sprintf("GET http://127.0.0.1:*/data: response body too large: more than %d bytes", maxBody)},
-		{"nested", faultServer(t, func(w http.ResponseWriter, r *http.Request) {
+		})), fmt.Sprintf("GET http://127.0.0.1:*/data: response body too large: more than %d bytes", maxBody)},
+		{"nested", n.serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			io.WriteString(w, strings.Repeat("[", 20000)+strings.Repeat("]", 20000))
-		}), "GET http://127.0.0.1:*/data: response is not valid JSON: invalid character '[' exceeded max depth"},
-		{"html", faultServer(t, func(w http.ResponseWriter, r *http.Request) {
+		})), "GET http://127.0.0.1:*/data: response is not valid JSON: invalid character '[' exceeded max depth"},
+		{"html", n.serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/html")
 			w.WriteHeader(http.StatusBadGateway)
 			io.WriteString(w, "<html>\n<head><title>502 Bad Gateway</title></head>\n<body><h1>Bad Gateway</h1></body>\n</html>")
-		}), "GET http://127.0.0.1:*/data: HTTP 502 Bad Gateway: <html> <head><title>502 Bad Gateway</title></head> <body><h1>Bad Gateway</h1></body> </html>"},
-		{"notjson", faultServer(t, func(w http.ResponseWriter, r *http.Request) {
+		})), "GET http://127.0.0.1:*/data: HTTP 502 Bad Gateway: <html> <head><title>502 Bad Gateway</title></head> <body><h1>Bad Gateway</h1></body> </html>"},
+		{"notjson", n.serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			io.WriteString(w, "<html><body>Please log in</body></html>")
-		}), "GET http://127.0.0.1:*/data: response is not valid JSON: invalid character '<' looking for beginning of value"},
-		{"binary", faultServer(t, func(w http.ResponseWriter, r *http.Request) {
+		})), "GET http://127.0.0.1:*/data: response is not valid JSON: invalid character '<' looking for beginning of value"},
+		{"binary", n.serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/plain")
 			w.Write([]byte("temp=\xff\xfe\x00"))
-		}), "GET http://127.0.0.1:*/data: response is neither JSON nor UTF-8 text"},
-		{"panicky", faultCounter(t).URL, "internal error: mapping blew up"},
+		})), "GET http://127.0.0.1:*/data: response is neither JSON nor UTF-8 text"},
+		{"panicky", n.counter(), "internal error: mapping blew up"},
 	}
-	files := map[string]string{"steady.yaml": faultAsset("steady", faultCounter(t).URL, interval)}
+	files := map[string]string{"steady.yaml": faultAsset("steady", n.counter(), interval)}
 	for _, s := range sick {
 		files[s.asset+".yaml"] = faultAsset(s.asset, s.address, interval)
 	}
@@ -247,9 +266,11 @@ func TestFaultsStayInTheirDataset(t *testing.T) {
 
 	pub := &faultRecorder{}
 	st := &faultStates{}
-	conn := startSamplers(t, assets, pub, fetch.Options{MaxResponseBytes: maxBody}, st.set, zerolog.Nop())
-	const window = 1500 * time.Millisecond
+	start := time.Now()
+	conn := startSamplers(t, assets, pub, fetch.Options{MaxResponseBytes: maxBody, Dial: n.Dial}, st.set, zerolog.Nop())
+	const window = 1497 * time.Millisecond
 	time.Sleep(window)
+	synctest.Wait()
 
 	for _, s := range sick {
 		err := st.firstFailure(s.asset)
@@ -269,8 +290,8 @@ func TestFaultsStayInTheirDataset(t *testing.T) {
 		t.Errorf("the healthy asset changed state %d times (last: %v)", changes, err)
 	}
 	got := pub.payloads("steady")
-	if min := int(window/interval) - 3; len(got) < min {
-		t.Errorf("the healthy asset published %d messages in %v, want at least %d: it lost its rhythm", len(got), window, min)
+	if want := len(ticks("steady/data", interval, start, start.Add(window))); len(got) != want {
+		t.Errorf("the healthy asset published %d messages in %v, want one every tick: %d", len(got), window, want)
 	}
 	for i, p := range got {
 		var v struct{ N int }
@@ -292,26 +313,49 @@ func TestFaultsStayInTheirDataset(t *testing.T) {
 // TestFailingDeviceIsPolledLessOften checks the backoff of a device that
 // keeps failing and the prompt return to its rhythm when it recovers.
 func TestFailingDeviceIsPolledLessOften(t *testing.T) {
+	synctest.Test(t, testFailingDeviceIsPolledLessOften)
+}
+
+func testFailingDeviceIsPolledLessOften(t *testing.T) {
+	n := &faultNet{t: t}
 	const interval = 50 * time.Millisecond
 	var sick atomic.Bool
 	var requests atomic.Int64
 	sick.Store(true)
-	addr := faultServer(t, func(w http.ResponseWriter, r *http.Request) {
+	addr := n.serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		requests.Add(1)
 		if sick.Load() {
 			w.WriteHeader(http.StatusInternalServerError)
 			return
 		}
 		io.WriteString(w, `{"ok":true}`)
-	})
+	}))
 	assets := faultLoadAssets(t, map[string]string{"a.yaml": faultAsset("flaky", addr, interval)})
 	var logs faultLogs
 	pub := &faultRecorder{}
-	conn := startSamplers(t, assets, pub, fetch.Options{}, nil, zerolog.New(&logs))
-	time.Sleep(1200 * time.Millisecond) // 24 ticks
+	start := time.Now()
+	conn := startSamplers(t, assets, pub, fetch.Options{Dial: n.Dial}, nil, zerolog.New(&logs))
+	const failing = 1197 * time.Millisecond // 24 ticks
+	time.Sleep(failing)
+	synctest.Wait()
+	// Virtual time: the ticks are known, and so is the backoff over them:
+	// after the second failure in a row 1 tick is skipped, then 2, 4, 8 …
+	var wantSamples, wantSkipped int64
+	fails, skip := 0, 0
+	for range ticks("flaky/data", interval, start, start.Add(failing)) {
+		if skip > 0 {
+			skip--
+			wantSkipped++
+			continue
+		}
+		wantSamples++
+		if fails++; fails >= 2 {
+			skip = 1 << (fails - 2)
+		}
+	}
 	c := conn.Counters()
-	if samples, skipped := c.Samples.Load(), c.Skipped.Load(); samples > 8 || skipped < 12 {
-		t.Errorf("while failing: %d samples and %d skipped ticks in 24 ticks, want at most 8 samples (1, 2, 4, 8 ticks apart)", samples, skipped)
+	if samples, skipped := c.Samples.Load(), c.Skipped.Load(); samples != wantSamples || skipped != wantSkipped {
+		t.Errorf("while failing: %d samples and %d skipped ticks, want %d and %d (1, 2, 4, 8 ticks apart)", samples, skipped, wantSamples, wantSkipped)
 	}
 	sick.Store(false)
 	recovered := time.Now()
@@ -321,13 +365,14 @@ func TestFailingDeviceIsPolledLessOften(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	first := time.Since(recovered)
+	firstOK := time.Since(recovered)
 	time.Sleep(500 * time.Millisecond) // 10 ticks
-	if n := len(pub.payloads("flaky")); n < 8 {
-		t.Errorf("%d messages in the 10 ticks after the first success, want the normal rhythm (at least 8)", n)
+	synctest.Wait()
+	if n := len(pub.payloads("flaky")); n != 11 {
+		t.Errorf("%d messages in the 10 ticks after the first success and with it, want the normal rhythm: 11", n)
 	}
-	if first > 16*interval+100*time.Millisecond {
-		t.Errorf("first message %v after recovery, want within the last backoff of at most 16 ticks", first)
+	if firstOK > time.Duration(1<<(fails-2)+1)*interval {
+		t.Errorf("first message %v after recovery, want within the last backoff of %d ticks", firstOK, 1<<(fails-2))
 	}
 	for msg, want := range map[string]int{
 		"device keeps failing; polling it less often":        1,
@@ -338,6 +383,20 @@ func TestFailingDeviceIsPolledLessOften(t *testing.T) {
 			t.Errorf("%q logged %d times, want %d", msg, got, want)
 		}
 	}
+}
+
+// ticks is when the scheduler ticks a job of this key and interval added at
+// start, before end.
+func ticks(key string, interval time.Duration, start, end time.Time) []time.Time {
+	next := start.Truncate(interval).Add(schedule.Phase(key, interval))
+	if !next.After(start) {
+		next = next.Add(interval)
+	}
+	var out []time.Time
+	for ; next.Before(end); next = next.Add(interval) {
+		out = append(out, next)
+	}
+	return out
 }
 
 // samplerSet samples assets as the runtime does, without MQTT: one

@@ -3,9 +3,11 @@ package schedule
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -26,59 +28,84 @@ func TestPhaseSpreadsKeysOverTheInterval(t *testing.T) {
 	}
 }
 
-func TestRunsOnTheIntervalAndStops(t *testing.T) {
-	s := New(nil)
-	var runs atomic.Int64
-	var mu sync.Mutex
-	var dues []time.Time
-	s.Add("job", 50*time.Millisecond, func(ctx context.Context, due time.Time) {
-		runs.Add(1)
-		mu.Lock()
-		dues = append(dues, due)
-		mu.Unlock()
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 560*time.Millisecond)
-	defer cancel()
-	s.Run(ctx)
-	if n := runs.Load(); n < 9 || n > 12 {
-		t.Errorf("runs in 560 ms at 50 ms: got %d, want about 10", n)
+// ticks is when a job of this key and interval added at start ticks before
+// end: its first tick at its phase, then every interval.
+func ticks(key string, interval time.Duration, start, end time.Time) []time.Time {
+	next := start.Truncate(interval).Add(Phase(key, interval))
+	if !next.After(start) {
+		next = next.Add(interval)
 	}
-	for i := 1; i < len(dues); i++ {
-		if d := dues[i].Sub(dues[i-1]); d != 50*time.Millisecond {
-			t.Errorf("due times %v apart, want exactly the interval", d)
-		}
+	var out []time.Time
+	for ; next.Before(end); next = next.Add(interval) {
+		out = append(out, next)
 	}
-	if s.Missed() != 0 {
-		t.Errorf("missed %d ticks with a quick job", s.Missed())
-	}
+	return out
 }
 
-func TestOverrunSkipsAndCountsTicks(t *testing.T) {
-	s := New(nil)
-	var running, overlaps, runs atomic.Int64
-	job := s.Add("slow", 20*time.Millisecond, func(ctx context.Context, due time.Time) {
-		if running.Add(1) > 1 {
-			overlaps.Add(1)
+// The scheduler in virtual time: a job runs at exactly its ticks, due
+// times exactly an interval apart, and no tick is missed.
+func TestRunsOnTheIntervalAndStops(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := New(nil)
+		var mu sync.Mutex
+		var dues, starts []time.Time
+		start := time.Now()
+		s.Add("job", 50*time.Millisecond, func(ctx context.Context, due time.Time) {
+			mu.Lock()
+			dues, starts = append(dues, due), append(starts, time.Now())
+			mu.Unlock()
+		})
+		ctx, cancel := context.WithTimeout(context.Background(), 557*time.Millisecond)
+		defer cancel()
+		s.Run(ctx)
+		want := ticks("job", 50*time.Millisecond, start, start.Add(557*time.Millisecond))
+		if !slices.Equal(dues, want) || !slices.Equal(starts, want) {
+			t.Errorf("due %v, started %v, want both %v", dues, starts, want)
 		}
-		runs.Add(1)
-		select {
-		case <-time.After(70 * time.Millisecond): // three ticks and a half
-		case <-ctx.Done():
+		if s.Missed() != 0 {
+			t.Errorf("missed %d ticks with a quick job", s.Missed())
 		}
-		running.Add(-1)
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
-	defer cancel()
-	s.Run(ctx)
-	if overlaps.Load() != 0 {
-		t.Errorf("a job ran %d times alongside itself", overlaps.Load())
-	}
-	if job.Missed() < 8 {
-		t.Errorf("missed ticks: got %d, want the ticks that fell while it ran (about 15)", job.Missed())
-	}
-	if r := runs.Load(); r < 3 || r > 7 {
-		t.Errorf("runs: got %d, want about 5", r)
-	}
+}
+
+// A job still running at its next tick skips that tick and counts it.
+func TestOverrunSkipsAndCountsTicks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const interval, takes = 20 * time.Millisecond, 70 * time.Millisecond // three ticks and a half
+		s := New(nil)
+		var running, overlaps, runs atomic.Int64
+		start := time.Now()
+		job := s.Add("slow", interval, func(ctx context.Context, due time.Time) {
+			if running.Add(1) > 1 {
+				overlaps.Add(1)
+			}
+			runs.Add(1)
+			select {
+			case <-time.After(takes):
+			case <-ctx.Done():
+			}
+			running.Add(-1)
+		})
+		ctx, cancel := context.WithTimeout(context.Background(), 397*time.Millisecond)
+		defer cancel()
+		s.Run(ctx)
+		var wantRuns, wantMissed int64
+		var busy time.Time
+		for _, tick := range ticks("slow", interval, start, start.Add(397*time.Millisecond)) {
+			if tick.Before(busy) {
+				wantMissed++
+				continue
+			}
+			wantRuns++
+			busy = tick.Add(takes)
+		}
+		if overlaps.Load() != 0 {
+			t.Errorf("a job ran %d times alongside itself", overlaps.Load())
+		}
+		if job.Missed() != wantMissed || runs.Load() != wantRuns {
+			t.Errorf("%d runs and %d missed ticks, want %d and %d", runs.Load(), job.Missed(), wantRuns, wantMissed)
+		}
+	})
 }
 
 func TestRemoveCancelsAndWaits(t *testing.T) {
@@ -125,77 +152,86 @@ func TestPhasesShareWakeUps(t *testing.T) {
 	}
 }
 
+// A job that hangs holds one worker and delays no other job.
 func TestHangingJobDelaysNoOther(t *testing.T) {
-	s := New(nil)
-	release := make(chan struct{})
-	var quick atomic.Int64
-	s.Add("hangs", 10*time.Millisecond, func(ctx context.Context, _ time.Time) {
-		select {
-		case <-release:
-		case <-ctx.Done():
+	synctest.Test(t, func(t *testing.T) {
+		s := New(nil)
+		release := make(chan struct{})
+		var quick atomic.Int64
+		start := time.Now()
+		s.Add("hangs", 10*time.Millisecond, func(ctx context.Context, _ time.Time) {
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+		})
+		want := 0
+		for i := range 5 {
+			key := fmt.Sprintf("quick-%d", i)
+			s.Add(key, 10*time.Millisecond, func(context.Context, time.Time) { quick.Add(1) })
+			want += len(ticks(key, 10*time.Millisecond, start, start.Add(297*time.Millisecond)))
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 297*time.Millisecond)
+		defer cancel()
+		s.Run(ctx)
+		close(release)
+		if n := quick.Load(); n != int64(want) {
+			t.Errorf("quick jobs ran %d times beside a hanging one, want every tick: %d", n, want)
 		}
 	})
-	for i := range 5 {
-		s.Add(fmt.Sprintf("quick-%d", i), 10*time.Millisecond, func(context.Context, time.Time) { quick.Add(1) })
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	s.Run(ctx)
-	close(release)
-	if n := quick.Load(); n < 5*20 {
-		t.Errorf("quick jobs ran %d times in 300 ms at 10 ms beside a hanging one, want about 150", n)
-	}
 }
 
+// Workers are kept for the next task, and let go once idle for long.
 func TestWorkersAreReusedAndLetGo(t *testing.T) {
-	s := New(nil)
-	s.pool.idleTimeout = 100 * time.Millisecond
-	var runs atomic.Int64
-	for i := range 20 {
-		s.Add(fmt.Sprintf("job-%d", i), 5*time.Millisecond, func(context.Context, time.Time) { runs.Add(1) })
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		s.Run(ctx)
-	}()
-	time.Sleep(300 * time.Millisecond)
-	s.pool.mu.Lock()
-	idle := len(s.pool.idle)
-	s.pool.mu.Unlock()
-	if r := runs.Load(); r < 20*30 {
-		t.Errorf("runs: got %d, want about %d", r, 20*60)
-	}
-	if idle > 20 {
-		t.Errorf("%d idle workers for 20 quick jobs: workers are not reused", idle)
-	}
-	s.mu.Lock()
-	jobs := append(jobHeap(nil), s.jobs...)
-	s.mu.Unlock()
-	for _, j := range jobs {
-		if err := s.Remove(context.Background(), j); err != nil {
-			t.Fatal(err)
+	synctest.Test(t, func(t *testing.T) {
+		s := New(nil)
+		s.pool.idleTimeout = 100 * time.Millisecond
+		var runs atomic.Int64
+		for i := range 20 {
+			s.Add(fmt.Sprintf("job-%d", i), 5*time.Millisecond, func(context.Context, time.Time) { runs.Add(1) })
 		}
-	}
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		s.pool.mu.Lock()
-		idle = len(s.pool.idle)
-		s.pool.mu.Unlock()
-		if idle == 0 {
-			break
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			s.Run(ctx)
+		}()
+		time.Sleep(300 * time.Millisecond)
+		synctest.Wait()
+		idle := func() int {
+			s.pool.mu.Lock()
+			defer s.pool.mu.Unlock()
+			return len(s.pool.idle)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d workers still idle 2 s after the last job, want them let go after 100 ms", idle)
+		if r := runs.Load(); r < 20*59 {
+			t.Errorf("runs: got %d, want every tick: about %d", r, 20*60)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	cancel()
-	<-done
+		if n := idle(); n > 20 {
+			t.Errorf("%d idle workers after %d runs of 20 quick jobs: workers are not reused", n, runs.Load())
+		}
+		s.mu.Lock()
+		jobs := append(jobHeap(nil), s.jobs...)
+		s.mu.Unlock()
+		for _, j := range jobs {
+			if err := s.Remove(context.Background(), j); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(250 * time.Millisecond) // the idle timeout and one wake-up more
+		synctest.Wait()
+		if n := idle(); n != 0 {
+			t.Errorf("%d workers still idle 250 ms after the last job, want them let go after 100 ms", n)
+		}
+		cancel()
+		<-done
+	})
 }
 
 func TestGoRunsOnThePoolAndRunWaits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) { goRunsOnThePool(t) })
+}
+
+func goRunsOnThePool(t *testing.T) {
 	s := New(nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
