@@ -160,11 +160,7 @@ func WatchAssignments(ctx context.Context, dir string, period time.Duration, onC
 	if period <= 0 {
 		return fmt.Errorf("watch assignments: period must be positive, got %s", period)
 	}
-	current, err := ScanAssignments(ctx, dir)
-	if err != nil {
-		return err
-	}
-	onChange(current)
+	var current Assignments
 	rescan := func(reason string) {
 		next, err := ScanAssignments(ctx, dir)
 		if err != nil {
@@ -180,7 +176,12 @@ func WatchAssignments(ctx context.Context, dir string, period time.Duration, onC
 		current = next
 		onChange(next)
 	}
-	err = watch.Run(ctx, watch.Options{
+	// The first scan is made once the folder is watched, so that no
+	// change after it is missed.
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var first error
+	err := watch.Run(wctx, watch.Options{
 		Paths:    []string{dir},
 		Delay:    settleDelay,
 		Every:    period,
@@ -189,8 +190,18 @@ func WatchAssignments(ctx context.Context, dir string, period time.Duration, onC
 			log.Warn().Err(err).Msg("assignments watch error")
 			rescan("watch_error")
 		},
+		Ready: func() {
+			if current, first = ScanAssignments(ctx, dir); first != nil {
+				stop()
+				return
+			}
+			onChange(current)
+		},
 	})
-	if err != nil {
+	switch {
+	case first != nil:
+		return first
+	case err != nil:
 		return fmt.Errorf("watch assignments %s: %w", dir, err)
 	}
 	return nil

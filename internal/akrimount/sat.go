@@ -63,8 +63,9 @@ func (s *SAT) String() string { return "SAT(" + s.path + ")" }
 // (a file caught between truncate and write) and unchanged bytes are ignored.
 // reauth failures are logged; the next CONNECT reads the file anyway.
 // WatchToken blocks until ctx ends and then returns nil; it returns an error
-// only if the watch cannot be set up.
-func WatchToken(ctx context.Context, path string, reauth func(context.Context) error, log zerolog.Logger) error {
+// only if the watch cannot be set up. ready, if set, is called once the file
+// is watched.
+func WatchToken(ctx context.Context, path string, reauth func(context.Context) error, log zerolog.Logger, ready func()) error {
 	tw := &tokenWatch{path: path, reauth: reauth, log: log, rearm: make(chan time.Time, 1)}
 	tw.last, _ = os.ReadFile(path)
 	tw.arm(tw.last)
@@ -76,6 +77,7 @@ func WatchToken(ctx context.Context, path string, reauth func(context.Context) e
 		Delay:    tokenSettle,
 		OnChange: func(ctx context.Context) { tw.refresh(ctx, false) },
 		OnError:  func(err error) { log.Warn().Err(err).Msg("service account token watch error") },
+		Ready:    ready,
 	})
 	if err != nil {
 		return fmt.Errorf("watch service account token: %w", err)

@@ -143,15 +143,15 @@ func startWatch(t *testing.T, path string, reauth func(context.Context) error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- akrimount.WatchToken(ctx, path, reauth, zerolog.Nop()) }()
+	ready := make(chan struct{})
+	go func() { done <- akrimount.WatchToken(ctx, path, reauth, zerolog.Nop(), func() { close(ready) }) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("WatchToken returned %v", err)
 		}
 	})
-	// Let the watch start before the test changes files.
-	time.Sleep(50 * time.Millisecond)
+	<-ready // the watch is in place before the test changes files
 }
 
 func TestWatchTokenFileChanges(t *testing.T) {

@@ -99,7 +99,7 @@ func (s *Source) Run(ctx context.Context, rt *connector.Runtime) error {
 	client := rt.MQTT()
 	if env.BrokerSATFile != "" {
 		rt.Go(func(ctx context.Context) {
-			err := akrimount.WatchToken(ctx, env.BrokerSATFile, client.Reauthenticate, log)
+			err := akrimount.WatchToken(ctx, env.BrokerSATFile, client.Reauthenticate, log, nil)
 			if err != nil && ctx.Err() == nil {
 				log.Error().Err(err).Msg("service account token watch stopped")
 			}

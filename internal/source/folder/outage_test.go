@@ -6,17 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -28,6 +24,8 @@ import (
 	"github.com/http-connector/http-connector/internal/publish"
 	"github.com/http-connector/http-connector/internal/settings"
 	"github.com/http-connector/http-connector/internal/source/folder"
+	"github.com/http-connector/http-connector/internal/testing/mosquitto"
+	"github.com/http-connector/http-connector/internal/testing/wait"
 )
 
 // These tests kill a real Mosquitto with SIGKILL while the connector runs
@@ -38,120 +36,27 @@ import (
 
 const outageInterval = 50 * time.Millisecond
 
-// killableBroker is a Mosquitto process on a fixed loopback port.
-type killableBroker struct {
-	t    *testing.T
-	bin  string
-	dir  string
-	port int
-	cmd  *exec.Cmd
-	log  *os.File
-}
-
-// startKillableBroker starts Mosquitto on a free port. Without the binary the
-// test is skipped, unless CI is "true": there it fails.
-func startKillableBroker(t *testing.T) *killableBroker {
+// startKillableBroker starts a persistent Mosquitto (sessions survive a
+// kill) that the test kills and restarts.
+func startKillableBroker(t *testing.T) *mosquitto.Broker {
 	t.Helper()
-	bin, err := exec.LookPath("mosquitto")
-	if err != nil {
-		for _, p := range []string{"/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"} {
-			if _, serr := os.Stat(p); serr == nil {
-				bin, err = p, nil
-				break
-			}
-		}
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("mosquitto is not installed (apt-get install -y mosquitto); CI must run this test")
-		}
-		t.Skip("mosquitto is not installed (apt-get install -y mosquitto)")
-	}
-	// Mosquitto runs as the user "mosquitto" when started as root, unless
-	// told otherwise: it must write its database here.
-	dir, err := os.MkdirTemp("", "mosquitto-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	conf := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location %s/\nautosave_interval 1\nautosave_on_changes true\nmax_queued_messages 100000\n", port, dir)
-	if os.Geteuid() == 0 {
-		conf += "user root\n"
-	}
-	if err := os.WriteFile(filepath.Join(dir, "mosquitto.conf"), []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	m := &killableBroker{t: t, bin: bin, dir: dir, port: port}
-	logf, err := os.Create(filepath.Join(dir, "mosquitto.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.log = logf
-	t.Cleanup(func() {
-		m.kill()
-		logf.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(logf.Name())
-			t.Logf("mosquitto output:\n%s", b)
-		}
-	})
-	m.start()
-	return m
+	return mosquitto.ForTest(t, mosquitto.Options{Persistent: true})
 }
 
-func (m *killableBroker) url() string { return fmt.Sprintf("mqtt://127.0.0.1:%d", m.port) }
-
-// start runs Mosquitto and waits until it accepts connections.
-func (m *killableBroker) start() {
-	m.t.Helper()
-	m.cmd = exec.Command(m.bin, "-c", filepath.Join(m.dir, "mosquitto.conf"))
-	m.cmd.Stdout, m.cmd.Stderr = m.log, m.log
-	if err := m.cmd.Start(); err != nil {
-		m.t.Fatalf("start mosquitto: %v", err)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", m.port), 100*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			m.t.Fatalf("mosquitto does not listen on %d: %v", m.port, err)
-		}
-		time.Sleep(10 * time.Millisecond)
+// restart starts the killed broker again on its port.
+func restart(t *testing.T, b *mosquitto.Broker) {
+	t.Helper()
+	if err := b.Restart(); err != nil {
+		t.Fatal(err)
 	}
 }
 
-// saved waits until Mosquitto has saved its database since t.
-func (m *killableBroker) saved(t time.Time) {
-	m.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if st, err := os.Stat(filepath.Join(m.dir, "mosquitto.db")); err == nil && st.ModTime().After(t) {
-			return
-		}
-		if time.Now().After(deadline) {
-			m.t.Fatal("mosquitto did not save its database")
-		}
-		time.Sleep(10 * time.Millisecond)
+// saved waits until the broker has saved what it held at since.
+func saved(t *testing.T, b *mosquitto.Broker, since time.Time) {
+	t.Helper()
+	if err := b.Saved(since); err != nil {
+		t.Fatal(err)
 	}
-}
-
-// kill stops Mosquitto the hard way: no goodbye, no final save.
-func (m *killableBroker) kill() {
-	if m.cmd == nil || m.cmd.Process == nil {
-		return
-	}
-	_ = m.cmd.Process.Signal(syscall.SIGKILL)
-	_ = m.cmd.Wait()
-	m.cmd = nil
 }
 
 // seqDevice serves {"seq": 1}, {"seq": 2} … and remembers the last one.
@@ -386,22 +291,23 @@ func TestBrokerOutage(t *testing.T) {
 			t.Parallel()
 			broker := startKillableBroker(t)
 			device := newSeqDevice(t)
-			sub := subscribeSeq(t, broker.url(), "outage-sub")
+			sub := subscribeSeq(t, broker.URL(), "outage-sub")
 			subscribed := time.Now()
-			s := outageSettings(broker.url(), "outage-connector")
+			s := outageSettings(broker.URL(), "outage-connector")
 			s.PublishQueueSize, s.PublishOverflow = tt.bound, tt.overflow
 			run := startOutageRun(t, s, outageConfig(device.srv.URL))
 
 			sub.waitSeq(t, 10, 5*time.Second)
 			// The subscriber's session must survive the kill.
-			broker.saved(subscribed)
-			broker.kill()
+			saved(t, broker, subscribed)
+			broker.Kill()
 			killedAt := device.last.Load()
-			time.Sleep(30 * outageInterval)
+			// An outage of 30 samples, however slow the machine.
+			wait.For(t, "30 samples during the outage", func() bool { return device.last.Load()-killedAt >= 30 })
 			// What the subscriber had when the broker died: the messages
 			// after it are the outage's.
 			_, delivered := analyse(t, sub.seqs())
-			broker.start()
+			restart(t, broker)
 			restartedAt := device.last.Load()
 			if produced := restartedAt - killedAt; produced < 15 {
 				t.Fatalf("only %d samples during the outage", produced)
@@ -467,18 +373,20 @@ func TestBrokerOutage(t *testing.T) {
 func TestShutdownFlushesTheQueue(t *testing.T) {
 	broker := startKillableBroker(t)
 	device := newSeqDevice(t)
-	sub := subscribeSeq(t, broker.url(), "flush-sub")
+	sub := subscribeSeq(t, broker.URL(), "flush-sub")
 	subscribed := time.Now()
-	s := outageSettings(broker.url(), "flush-connector")
+	s := outageSettings(broker.URL(), "flush-connector")
 	s.ShutdownTimeout = 10 * time.Second
 	run := startOutageRun(t, s, outageConfig(device.srv.URL))
 	sub.waitSeq(t, 5, 5*time.Second)
-	broker.saved(subscribed)
-	broker.kill()
-	time.Sleep(10 * outageInterval)
+	saved(t, broker, subscribed)
+	broker.Kill()
+	killedAt := device.last.Load()
+	wait.For(t, "10 samples during the outage", func() bool { return device.last.Load()-killedAt >= 10 })
 	run.stop() // as SIGTERM does: the samplers stop and the flush begins
-	time.Sleep(300 * time.Millisecond)
-	broker.start()
+	// The broker comes back during the flush, once the samplers stopped.
+	wait.For(t, "the samplers stopped", func() bool { return run.logs.count("stopped") == 1 })
+	restart(t, broker)
 	totals := run.finish(t)
 	queued, delivered, left := int(totals["queued"].(float64)), int(totals["delivered"].(float64)), int(totals["left"].(float64))
 	if left != 0 || delivered != queued {
@@ -497,16 +405,17 @@ func TestSpoolKeepsMessagesAcrossRestarts(t *testing.T) {
 	broker := startKillableBroker(t)
 	device := newSeqDevice(t)
 	spool := t.TempDir()
-	sub := subscribeSeq(t, broker.url(), "spool-sub")
+	sub := subscribeSeq(t, broker.URL(), "spool-sub")
 	subscribed := time.Now()
-	s := outageSettings(broker.url(), "spool-connector")
+	s := outageSettings(broker.URL(), "spool-connector")
 	s.SpoolDir = spool
 	s.ShutdownTimeout = 200 * time.Millisecond
 	first := startOutageRun(t, s, outageConfig(device.srv.URL))
 	sub.waitSeq(t, 5, 5*time.Second)
-	broker.saved(subscribed)
-	broker.kill()
-	time.Sleep(10 * outageInterval)
+	saved(t, broker, subscribed)
+	broker.Kill()
+	killedAt := device.last.Load()
+	wait.For(t, "10 samples during the outage", func() bool { return device.last.Load()-killedAt >= 10 })
 	totals := first.finish(t)
 	left := int(totals["left"].(float64))
 	if left < 5 {
@@ -516,7 +425,7 @@ func TestSpoolKeepsMessagesAcrossRestarts(t *testing.T) {
 		t.Errorf("unflushed queue logged %d times, want 1:\n%s", n, first.logs.text())
 	}
 
-	broker.start()
+	restart(t, broker)
 	stoppedAt := device.last.Load()
 	second := startOutageRun(t, s, outageConfig(device.srv.URL))
 	sub.waitSeq(t, int(stoppedAt)+5, 10*time.Second)

@@ -1,5 +1,7 @@
 // Package mosquitto runs a Mosquitto broker process on loopback, for the
-// integration tests and the benchmark that need a real, separate broker.
+// integration tests and the benchmark that need a real, separate broker
+// that can be killed and restarted. It is the one Mosquitto starter of the
+// tests.
 package mosquitto
 
 import (
@@ -37,8 +39,19 @@ func Path() (string, error) {
 	return "", errors.New("mosquitto not found (apt-get install mosquitto)")
 }
 
+// Options of a broker.
+type Options struct {
+	// Persistent keeps sessions and queued messages in a database in the
+	// broker's folder, saved every second and on changes, so that they
+	// survive a kill (see Saved).
+	Persistent bool
+}
+
 // Start runs mosquitto on 127.0.0.1 at a free port, with its files in dir.
-func Start(dir string) (*Broker, error) {
+func Start(dir string) (*Broker, error) { return StartWith(dir, Options{}) }
+
+// StartWith is Start with options.
+func StartWith(dir string, o Options) (*Broker, error) {
 	bin, err := Path()
 	if err != nil {
 		return nil, err
@@ -48,7 +61,17 @@ func Start(dir string) (*Broker, error) {
 		return nil, err
 	}
 	b := &Broker{bin: bin, dir: dir, port: port}
-	conf := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\nmax_queued_messages 100000\npersistence false\nlog_dest stderr\nlog_type error\n", port)
+	conf := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\nmax_queued_messages 100000\nlog_dest stderr\nlog_type error\n", port)
+	if o.Persistent {
+		conf += fmt.Sprintf("persistence true\npersistence_location %s/\nautosave_interval 1\nautosave_on_changes true\n", dir)
+	} else {
+		conf += "persistence false\n"
+	}
+	if os.Geteuid() == 0 {
+		// As root, Mosquitto drops to the user "mosquitto", which could
+		// not write the database in a test's folder.
+		conf += "user root\n"
+	}
 	if err := os.WriteFile(filepath.Join(dir, "mosquitto.conf"), []byte(conf), 0o644); err != nil {
 		return nil, err
 	}
@@ -66,11 +89,14 @@ type TB interface {
 	Skip(args ...any)
 	TempDir() string
 	Cleanup(func())
+	Failed() bool
+	Logf(format string, args ...any)
 }
 
-// ForTest starts a broker for t and stops it when t ends. Without the
-// binary the test is skipped, except under CI=true, where it fails.
-func ForTest(t TB) *Broker {
+// ForTest starts a broker for t and stops it when t ends; a failed test
+// logs the broker's output. Without the binary the test is skipped,
+// except under CI=true, where it fails.
+func ForTest(t TB, o ...Options) *Broker {
 	t.Helper()
 	if _, err := Path(); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -78,12 +104,43 @@ func ForTest(t TB) *Broker {
 		}
 		t.Skip(err)
 	}
-	b, err := Start(t.TempDir())
+	var opts Options
+	if len(o) > 0 {
+		opts = o[0]
+	}
+	dir, err := os.MkdirTemp("", "mosquitto-") // not t.TempDir: the broker may write in it after a kill
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { b.Kill() })
+	b, err := StartWith(dir, opts)
+	if err != nil {
+		os.RemoveAll(dir)
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		b.Kill()
+		if t.Failed() {
+			out, _ := os.ReadFile(filepath.Join(dir, "mosquitto.log"))
+			t.Logf("mosquitto output:\n%s", out)
+		}
+		os.RemoveAll(dir)
+	})
 	return b
+}
+
+// Saved waits until a persistent broker has saved its database after
+// since, so that what it held then survives a kill.
+func (b *Broker) Saved(since time.Time) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if st, err := os.Stat(filepath.Join(b.dir, "mosquitto.db")); err == nil && st.ModTime().After(since) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return errors.New("mosquitto did not save its database")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // URL is the broker's mqtt:// address.
@@ -120,7 +177,7 @@ func (b *Broker) Kill() {
 func (b *Broker) Restart() error {
 	b.Kill()
 	cmd := exec.Command(b.bin, "-c", filepath.Join(b.dir, "mosquitto.conf"))
-	log, err := os.Create(filepath.Join(b.dir, "mosquitto.log"))
+	log, err := os.OpenFile(filepath.Join(b.dir, "mosquitto.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
