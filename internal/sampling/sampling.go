@@ -194,7 +194,7 @@ func (s *Sampler) Sample(ctx context.Context, tick time.Time) {
 			s.setState(fmt.Errorf("internal error: %v", p))
 		}
 	}()
-	msgs, err := s.collect(ctx, nil)
+	msgs, err := s.collect(ctx)
 	if err == nil {
 		err = s.publish(ctx, msgs)
 	}
@@ -208,12 +208,48 @@ func (s *Sampler) Sample(ctx context.Context, tick time.Time) {
 	s.setState(err)
 }
 
-// Try runs one sample without publishing and records everything it did.
+// Try runs one sample without publishing and records everything it did:
+// the same steps as Sample, every value decoded.
 func (s *Sampler) Try(ctx context.Context) (*Trace, error) {
-	t := &Trace{}
-	msgs, err := s.collect(ctx, t)
-	t.Messages = msgs
-	return t, err
+	now := s.opts.Now().UTC()
+	t := &Trace{Time: now}
+	sm := s.begin(ctx, now)
+	defer sm.end()
+	err := sm.fetch()
+	for i := range sm.resps {
+		rs := &sm.resps[i]
+		rt := RequestTrace{Request: s.reqs[i].String(), Err: rs.err}
+		if rs.r != nil {
+			rt.Status, rt.Elapsed, rt.ContentType = rs.r.Status, rs.r.Elapsed, rs.r.ContentType
+			rt.Body = bytes.Clone(rs.r.Body)
+		}
+		t.Requests = append(t.Requests, rt)
+	}
+	if err != nil {
+		return t, err
+	}
+	if len(s.ds.Points) > 0 {
+		// Every value, decoded, for the trace (Sample may copy some as
+		// JSON text, which is the same by construction).
+		_, err := sm.decoded()
+		for i, p := range s.ds.Points {
+			v := sm.sc.values[i]
+			t.Values = append(t.Values, ValueTrace{Name: p.Name, Value: v.v, Err: v.err})
+		}
+		if err != nil {
+			return t, err
+		}
+	}
+	input, raw, err := sm.input()
+	if err != nil {
+		return t, err
+	}
+	payloads, err := sm.payloads(input, raw)
+	if err != nil {
+		return t, err
+	}
+	t.Messages = sm.messages(payloads)
+	return t, nil
 }
 
 func (s *Sampler) publish(ctx context.Context, msgs []*mqttclient.Message) error {
@@ -315,10 +351,12 @@ func (rs *response) rawBody() *rawBody {
 	return &rs.raw
 }
 
-// value is a data point's value: its JSON text, or a Go value to encode.
+// value is a data point's value: its JSON text, or a Go value to encode
+// (or the error of getting it).
 type value struct {
 	raw []byte
 	v   any
+	err error
 }
 
 // Workspaces lend samples the memory they work in and take it back, so
@@ -331,9 +369,11 @@ type Workspaces struct {
 
 // scratch is the memory one sample works in.
 type scratch struct {
-	resps  []response
-	values []value
-	out    []byte
+	sample   sample
+	resps    []response
+	values   []value
+	payloads [][]byte
+	out      []byte
 }
 
 func (w *Workspaces) get() *scratch {
@@ -349,6 +389,8 @@ func (w *Workspaces) put(sc *scratch) {
 		sc.resps[i] = response{raw: rawBody{members: members}}
 	}
 	clear(sc.values)
+	clear(sc.payloads[:cap(sc.payloads)])
+	sc.sample = sample{}
 	if cap(sc.out) > 64<<10 {
 		sc.out = nil
 	}
@@ -401,148 +443,213 @@ func (s *Sampler) fetchAll(ctx context.Context, resps []response) {
 	wg.Wait()
 }
 
-func (s *Sampler) collect(ctx context.Context, trace *Trace) ([]*mqttclient.Message, error) {
-	var stamp string // $timestamp, for jq
-	if s.mapped || trace != nil {
-		now := s.opts.Now().UTC()
-		stamp = now.Format("2006-01-02T15:04:05.000Z07:00")
-		if trace != nil {
-			trace.Time = now
-		}
+// collect makes one sample's requests and builds its messages.
+func (s *Sampler) collect(ctx context.Context) ([]*mqttclient.Message, error) {
+	var now time.Time
+	if s.mapped {
+		now = s.opts.Now().UTC() // $timestamp, for jq
 	}
-	rctx, cancel := context.WithTimeout(ctx, s.ds.Timeout)
-	defer cancel()
+	sm := s.begin(ctx, now)
+	defer sm.end()
+	if err := sm.fetch(); err != nil {
+		return nil, err
+	}
+	input, raw, err := sm.input()
+	if err != nil {
+		return nil, err
+	}
+	payloads, err := sm.payloads(input, raw)
+	if err != nil {
+		return nil, err
+	}
+	return sm.messages(payloads), nil
+}
+
+// sample is one sample in progress: its responses and the memory it works
+// in, lent by the Workspaces.
+type sample struct {
+	s     *Sampler
+	ctx   context.Context // the sample's
+	rctx  context.Context // its requests', under the dataset's timeout
+	mctx  context.Context // its jq evaluations', under the mapping timeout
+	stamp string          // $timestamp
+	sc    *scratch
+	resps []response
+	// cancelR and cancelM end rctx and mctx (cancelM may be nil).
+	cancelR, cancelM context.CancelFunc
+}
+
+func (s *Sampler) begin(ctx context.Context, now time.Time) *sample {
 	sc := s.work.get()
-	defer s.work.put(sc)
-	if cap(sc.resps) < len(s.reqs) {
-		sc.resps = make([]response, len(s.reqs))
+	sm := &sc.sample // in the pooled memory: a sample allocates no state of its own
+	*sm = sample{s: s, ctx: ctx, mctx: ctx, sc: sc}
+	if !now.IsZero() {
+		sm.stamp = now.Format("2006-01-02T15:04:05.000Z07:00")
 	}
-	resps := sc.resps[:len(s.reqs)]
-	s.fetchAll(rctx, resps)
+	sm.rctx, sm.cancelR = context.WithTimeout(ctx, s.ds.Timeout)
+	if s.mapped {
+		// One deadline bounds every jq evaluation of the sample.
+		sm.mctx, sm.cancelM = context.WithTimeout(ctx, s.opts.MappingTimeout)
+	}
+	if cap(sm.sc.resps) < len(s.reqs) {
+		sm.sc.resps = make([]response, len(s.reqs))
+	}
+	sm.resps = sm.sc.resps[:len(s.reqs)]
+	if n := len(s.ds.Points); cap(sm.sc.values) < n {
+		sm.sc.values = make([]value, n)
+	}
+	return sm
+}
+
+// end releases the responses and the memory of the sample.
+func (sm *sample) end() {
+	for i := range sm.resps {
+		if sm.resps[i].r != nil {
+			sm.resps[i].r.Release()
+		}
+	}
+	sm.cancelR()
+	if sm.cancelM != nil {
+		sm.cancelM()
+	}
+	sm.s.work.put(sm.sc)
+}
+
+// fetch makes the requests; a failed request is a deviceError.
+func (sm *sample) fetch() error {
+	s := sm.s
+	s.fetchAll(sm.rctx, sm.resps)
 	s.c.Requests.Add(int64(len(s.reqs)))
-	defer func() {
-		for i := range resps {
-			if resps[i].r != nil {
-				resps[i].r.Release()
-			}
-		}
-	}()
 	var errs []error
-	for i := range resps {
-		rs := &resps[i]
-		if trace != nil {
-			rt := RequestTrace{Request: s.reqs[i].String(), Err: rs.err}
-			if rs.r != nil {
-				rt.Status, rt.Elapsed, rt.ContentType = rs.r.Status, rs.r.Elapsed, rs.r.ContentType
-				rt.Body = bytes.Clone(rs.r.Body)
-			}
-			trace.Requests = append(trace.Requests, rt)
-		}
-		if rs.err != nil {
-			errs = append(errs, rs.err)
+	for i := range sm.resps {
+		if err := sm.resps[i].err; err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if len(errs) > 0 {
-		return nil, &deviceError{errors.Join(errs...)}
+		return &deviceError{errors.Join(errs...)}
 	}
+	return nil
+}
 
-	ds := s.ds
-	// One deadline bounds every jq evaluation of the sample.
-	mctx := ctx
-	if s.mapped {
-		var cancel context.CancelFunc
-		mctx, cancel = context.WithTimeout(ctx, s.opts.MappingTimeout)
-		defer cancel()
+// input is what the message is built from: raw, the message's JSON as it
+// is, when nothing needs building (no jq, and the values' JSON text can be
+// copied from the responses), else the decoded input of the dataset
+// mapping or of the encoder.
+func (sm *sample) input() (input any, raw []byte, err error) {
+	s, ds := sm.s, sm.s.ds
+	if ds.Mapping != nil {
+		input, err = sm.decoded()
+		return input, nil, err
 	}
-	// Without jq and trace, values are taken as JSON text where they can be.
-	rawOK := ds.Mapping == nil && trace == nil
-	var input any
-	var raw []byte // the message as it is, when nothing needs building
 	if len(ds.Points) == 0 {
-		rs := &resps[0]
-		if rb := rs.rawBody(); rawOK && rb.ok && rb.body[0] != '"' {
-			raw = rb.body // JSON other than a string: published as it is
-		} else {
-			v, err := rs.value()
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", s.reqs[0], err)
-			}
-			input = v
-			if _, isString := v.(string); !isString && ds.Mapping == nil {
-				raw = bytes.TrimSpace(rs.r.Body)
-			}
+		rs := &sm.resps[0]
+		if rb := rs.rawBody(); rb.ok && rb.body[0] != '"' {
+			return nil, rb.body, nil // JSON other than a string: published as it is
 		}
-	} else {
-		if cap(sc.values) < len(ds.Points) {
-			sc.values = make([]value, len(ds.Points))
+		v, err := rs.value()
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", s.reqs[0], err)
 		}
-		values := sc.values[:len(ds.Points)]
-		for i, p := range ds.Points {
-			rs := &resps[p.Request]
-			if rawOK && p.Mapping == nil {
-				if b, ok := rs.rawBody().value(p.Name); ok {
-					values[i].raw = b
-					continue
-				}
-			}
-			v, err := s.pointValue(mctx, p, rs, stamp)
-			if trace != nil {
-				trace.Values = append(trace.Values, ValueTrace{Name: p.Name, Value: v, Err: err})
-			}
-			if err != nil {
-				errs = append(errs, fmt.Errorf("data point %q: %w", p.Name, err))
+		if _, isString := v.(string); !isString {
+			return nil, bytes.TrimSpace(rs.r.Body), nil
+		}
+		return v, nil, nil
+	}
+	values := sm.sc.values[:len(ds.Points)]
+	var errs []error
+	for i, p := range ds.Points {
+		rs := &sm.resps[p.Request]
+		if p.Mapping == nil {
+			if b, ok := rs.rawBody().value(p.Name); ok {
+				values[i].raw = b
 				continue
 			}
-			values[i].v = v
 		}
-		if len(errs) > 0 {
-			return nil, errors.Join(errs...)
-		}
-		if ds.Mapping == nil {
-			b, err := encodeObject(sc.out[:0], ds.Points, values)
-			sc.out = b
-			if err != nil {
-				return nil, err
-			}
-			raw = b
-		} else {
-			obj := make(map[string]any, len(values))
-			for i, p := range ds.Points {
-				obj[p.Name] = values[i].v
-			}
-			input = obj
+		values[i].v, values[i].err = s.pointValue(sm.mctx, p, rs, sm.stamp)
+		if values[i].err != nil {
+			errs = append(errs, fmt.Errorf("data point %q: %w", p.Name, values[i].err))
 		}
 	}
+	if len(errs) > 0 {
+		return nil, nil, errors.Join(errs...)
+	}
+	b, err := encodeObject(sm.sc.out[:0], ds.Points, values)
+	sm.sc.out = b
+	return nil, b, err
+}
 
-	var payloads [][]byte
-	if raw != nil {
-		payloads = [][]byte{bytes.Clone(raw)}
-	} else if ds.Mapping == nil {
+// decoded is the input with every value decoded, none copied as JSON text:
+// the object of data point values, or the one response's value. Each
+// value and its error stay in the scratch values.
+func (sm *sample) decoded() (any, error) {
+	s, ds := sm.s, sm.s.ds
+	if len(ds.Points) == 0 {
+		v, err := sm.resps[0].value()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.reqs[0], err)
+		}
+		return v, nil
+	}
+	values := sm.sc.values[:len(ds.Points)]
+	var errs []error
+	obj := make(map[string]any, len(values))
+	for i, p := range ds.Points {
+		values[i].v, values[i].err = s.pointValue(sm.mctx, p, &sm.resps[p.Request], sm.stamp)
+		if values[i].err != nil {
+			errs = append(errs, fmt.Errorf("data point %q: %w", p.Name, values[i].err))
+			continue
+		}
+		obj[p.Name] = values[i].v
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return obj, nil
+}
+
+// payloads are the messages' payloads: raw as it is, the input encoded, or
+// what the dataset mapping makes of it, one payload per output.
+func (sm *sample) payloads(input any, raw []byte) ([][]byte, error) {
+	s, ds := sm.s, sm.s.ds
+	out := sm.sc.payloads[:0] // the list is the scratch's; the payloads are the messages'
+	defer func() { sm.sc.payloads = out[:0] }()
+	switch {
+	case raw != nil:
+		out = append(out, bytes.Clone(raw))
+		return out, nil
+	case ds.Mapping == nil:
 		b, err := encode(input)
 		if err != nil {
 			return nil, err
 		}
-		payloads = [][]byte{b}
-	} else {
-		outs, err := ds.Mapping.Run(mctx, input, ds.Asset, ds.Name, stamp, s.attrs)
-		if err != nil {
-			if ds.MappingName != "" {
-				return nil, fmt.Errorf("mapping %q: %w", ds.MappingName, s.timeLimit(mctx, err))
-			}
-			return nil, fmt.Errorf("dataset jq: %w", s.timeLimit(mctx, err))
-		}
-		for _, o := range outs {
-			b, err := encode(o)
-			if err != nil {
-				return nil, fmt.Errorf("dataset jq output: %w", err)
-			}
-			payloads = append(payloads, b)
-		}
+		out = append(out, b)
+		return out, nil
 	}
+	outs, err := ds.Mapping.Run(sm.mctx, input, ds.Asset, ds.Name, sm.stamp, s.attrs)
+	if err != nil {
+		if ds.MappingName != "" {
+			return nil, fmt.Errorf("mapping %q: %w", ds.MappingName, s.timeLimit(sm.mctx, err))
+		}
+		return nil, fmt.Errorf("dataset jq: %w", s.timeLimit(sm.mctx, err))
+	}
+	for _, o := range outs {
+		b, err := encode(o)
+		if err != nil {
+			return nil, fmt.Errorf("dataset jq output: %w", err)
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// messages are the payloads to every destination.
+func (sm *sample) messages(payloads [][]byte) []*mqttclient.Message {
+	s, ds := sm.s, sm.s.ds
 	msgs := make([]*mqttclient.Message, 0, len(payloads)*len(ds.Targets))
 	for _, p := range payloads {
 		for _, t := range ds.Targets {
-			msgs = append(msgs, &mqttclient.Message{
+			m := &mqttclient.Message{
 				Topic:          t.Topic,
 				Payload:        p,
 				QoS:            t.QoS,
@@ -551,13 +658,14 @@ func (s *Sampler) collect(ctx context.Context, trace *Trace) ([]*mqttclient.Mess
 				ContentType:    "application/json",
 				UTF8Payload:    true,
 				UserProperties: s.opts.Properties,
-			})
-			if s.opts.Decorate != nil {
-				s.opts.Decorate(msgs[len(msgs)-1])
 			}
+			if s.opts.Decorate != nil {
+				s.opts.Decorate(m)
+			}
+			msgs = append(msgs, m)
 		}
 	}
-	return msgs, nil
+	return msgs
 }
 
 func (s *Sampler) pointValue(ctx context.Context, p *plan.Point, rs *response, stamp string) (any, error) {
