@@ -347,12 +347,27 @@ type pointConfig struct {
 
 func (pl *Planner) dataset(asset string, a *adr.Asset, ds *adr.Dataset, defaults map[string]any, ep *Endpoint, path string) (*Dataset, Problems) {
 	var probs Problems
+	cfg, named := pl.datasetConfig(ds, defaults, path, &probs)
+	d := &Dataset{Asset: asset, Name: ds.Name, TypeRef: ds.TypeRef, Source: ds.DataSource}
+	pl.timing(d, cfg, path, &probs)
+	pl.datasetMapping(d, cfg, named, path, &probs)
+	pl.points(d, ds, ep, path, &probs)
+	d.Targets = destinations(a, ds, path, &probs)
+	if len(probs) > 0 {
+		return nil, probs
+	}
+	return d, nil
+}
+
+// datasetConfig is the dataset's configuration over the asset's defaults,
+// key by key. named reports whether the dataset sets its own jq or mapping.
+func (pl *Planner) datasetConfig(ds *adr.Dataset, defaults map[string]any, path string, probs *Problems) (cfg datasetConfig, named bool) {
 	own, err := decodeConfig(ds.DatasetConfiguration)
 	if err != nil {
 		probs.add(path+".datasetConfiguration", "%v", err)
 		own = nil
 	} else {
-		probs = append(probs, pl.validate(pl.datasetV, own, path+".datasetConfiguration")...)
+		*probs = append(*probs, pl.validate(pl.datasetV, own, path+".datasetConfiguration")...)
 	}
 	merged := map[string]any{}
 	for k, v := range defaults {
@@ -368,7 +383,7 @@ func (pl *Planner) dataset(asset string, a *adr.Asset, ds *adr.Dataset, defaults
 	}
 	// So are jq and mapping: the dataset's own replaces the asset default.
 	_, jq := own["jq"]
-	_, named := own["mapping"]
+	_, named = own["mapping"]
 	if jq || named {
 		delete(merged, "jq")
 		delete(merged, "mapping")
@@ -376,13 +391,17 @@ func (pl *Planner) dataset(asset string, a *adr.Asset, ds *adr.Dataset, defaults
 	for k, v := range own {
 		merged[k] = v
 	}
-	var cfg datasetConfig
-	if len(probs) == 0 {
+	if len(*probs) == 0 {
 		if err := remarshal(merged, &cfg); err != nil {
 			probs.add(path+".datasetConfiguration", "%v", err)
 		}
 	}
-	d := &Dataset{Asset: asset, Name: ds.Name, TypeRef: ds.TypeRef, Source: ds.DataSource, Interval: pl.defaults.SamplingInterval}
+	return cfg, named
+}
+
+// timing sets the dataset's interval and request timeout.
+func (pl *Planner) timing(d *Dataset, cfg datasetConfig, path string, probs *Problems) {
+	d.Interval = pl.defaults.SamplingInterval
 	switch {
 	case cfg.SamplingInterval != nil && cfg.SamplingIntervalAlt != nil:
 		probs.add(path+".datasetConfiguration", "samplingInterval and SamplingInterval are the same setting: give one")
@@ -398,6 +417,11 @@ func (pl *Planner) dataset(asset string, a *adr.Asset, ds *adr.Dataset, defaults
 			probs.add(path+".datasetConfiguration.requestTimeout", "%d ms must be shorter than the sampling interval (%d ms)", *cfg.RequestTimeout, d.Interval.Milliseconds())
 		}
 	}
+}
+
+// datasetMapping sets the dataset's message schema and its mapping, jq or
+// named.
+func (pl *Planner) datasetMapping(d *Dataset, cfg datasetConfig, named bool, path string, probs *Problems) {
 	if cfg.MessageSchema != nil {
 		text, err := messageschema.Normalize(cfg.MessageSchema)
 		if err != nil {
@@ -411,7 +435,7 @@ func (pl *Planner) dataset(asset string, a *adr.Asset, ds *adr.Dataset, defaults
 	if cfg.JQ != nil {
 		prog, err := mapping.Compile(*cfg.JQ, mapping.Options{Variables: DatasetVariables})
 		if err != nil {
-			probs = append(probs, jqProblem(path+".datasetConfiguration.jq", err))
+			*probs = append(*probs, jqProblem(path+".datasetConfiguration.jq", err))
 		}
 		d.Mapping = prog
 	}
@@ -426,8 +450,11 @@ func (pl *Planner) dataset(asset string, a *adr.Asset, ds *adr.Dataset, defaults
 			d.Mapping, d.MappingName = m.Program, m.Name
 		}
 	}
+}
 
-	// Requests and data points.
+// points builds the dataset's data points and their distinct requests: a
+// dataset without data points requests its dataSource.
+func (pl *Planner) points(d *Dataset, ds *adr.Dataset, ep *Endpoint, path string, probs *Problems) {
 	byKey := map[string]int{}
 	request := func(r *Request) int {
 		k := requestKey(r)
@@ -456,55 +483,64 @@ func (pl *Planner) dataset(asset string, a *adr.Asset, ds *adr.Dataset, defaults
 			continue
 		}
 		names[dp.Name] = i
-		raw, err := decodeConfig(dp.DataPointConfiguration)
-		if err != nil {
-			probs.add(ppath+".dataPointConfiguration", "%v", err)
-			continue
+		if pt := pl.point(ds, dp, ep, path, ppath, request, probs); pt != nil {
+			d.Points = append(d.Points, pt)
 		}
-		if vp := pl.validate(pl.dataPoint, raw, ppath+".dataPointConfiguration"); len(vp) > 0 {
-			probs = append(probs, vp...)
-			continue
-		}
-		var pc pointConfig
-		if err := remarshal(raw, &pc); err != nil {
-			probs.add(ppath+".dataPointConfiguration", "%v", err)
-			continue
-		}
-		source, sourcePath := dp.DataSource, ppath+".dataSource"
-		if source == "" {
-			source, sourcePath = ds.DataSource, path+".dataSource"
-		}
-		r, err := buildRequest(ep, source, pc)
-		if err != nil {
-			probs.add(sourcePath, "%v", err)
-			continue
-		}
-		if r == nil { // the endpoint is broken; that is reported with the device
-			continue
-		}
-		key, _ := json.Marshal(dp.Name)
-		pt := &Point{Name: dp.Name, Request: request(r), Key: append(key, ':')}
-		if pc.JQ != nil && pc.Mapping != nil {
-			probs.add(ppath+".dataPointConfiguration", "jq and mapping both give the data point mapping: give one")
-		}
-		if pc.JQ != nil {
-			prog, err := mapping.Compile(*pc.JQ, mapping.Options{Variables: PointVariables})
-			if err != nil {
-				probs = append(probs, jqProblem(ppath+".dataPointConfiguration.jq", err))
-			}
-			pt.Mapping = prog
-		}
-		if pc.Mapping != nil {
-			if m, err := pl.resolve(*pc.Mapping, DataPointMapping); err != nil {
-				probs.add(ppath+".dataPointConfiguration.mapping", "%v", err)
-			} else {
-				pt.Mapping, pt.MappingName = m.Program, m.Name
-			}
-		}
-		d.Points = append(d.Points, pt)
 	}
+}
 
-	// Destinations.
+// point builds one data point; request de-duplicates its request.
+func (pl *Planner) point(ds *adr.Dataset, dp *adr.DataPoint, ep *Endpoint, path, ppath string, request func(*Request) int, probs *Problems) *Point {
+	raw, err := decodeConfig(dp.DataPointConfiguration)
+	if err != nil {
+		probs.add(ppath+".dataPointConfiguration", "%v", err)
+		return nil
+	}
+	if vp := pl.validate(pl.dataPoint, raw, ppath+".dataPointConfiguration"); len(vp) > 0 {
+		*probs = append(*probs, vp...)
+		return nil
+	}
+	var pc pointConfig
+	if err := remarshal(raw, &pc); err != nil {
+		probs.add(ppath+".dataPointConfiguration", "%v", err)
+		return nil
+	}
+	source, sourcePath := dp.DataSource, ppath+".dataSource"
+	if source == "" {
+		source, sourcePath = ds.DataSource, path+".dataSource"
+	}
+	r, err := buildRequest(ep, source, pc)
+	if err != nil {
+		probs.add(sourcePath, "%v", err)
+		return nil
+	}
+	if r == nil { // the endpoint is broken; that is reported with the device
+		return nil
+	}
+	key, _ := json.Marshal(dp.Name)
+	pt := &Point{Name: dp.Name, Request: request(r), Key: append(key, ':')}
+	if pc.JQ != nil && pc.Mapping != nil {
+		probs.add(ppath+".dataPointConfiguration", "jq and mapping both give the data point mapping: give one")
+	}
+	if pc.JQ != nil {
+		prog, err := mapping.Compile(*pc.JQ, mapping.Options{Variables: PointVariables})
+		if err != nil {
+			*probs = append(*probs, jqProblem(ppath+".dataPointConfiguration.jq", err))
+		}
+		pt.Mapping = prog
+	}
+	if pc.Mapping != nil {
+		if m, err := pl.resolve(*pc.Mapping, DataPointMapping); err != nil {
+			probs.add(ppath+".dataPointConfiguration.mapping", "%v", err)
+		} else {
+			pt.Mapping, pt.MappingName = m.Program, m.Name
+		}
+	}
+	return pt
+}
+
+// destinations are the dataset's, or else the asset's defaults.
+func destinations(a *adr.Asset, ds *adr.Dataset, path string, probs *Problems) []Destination {
 	dests, dpath := ds.Destinations, path+".destinations"
 	if len(dests) == 0 {
 		dests, dpath = a.DefaultDatasetsDestinations, "spec.defaultDatasetsDestinations"
@@ -512,18 +548,16 @@ func (pl *Planner) dataset(asset string, a *adr.Asset, ds *adr.Dataset, defaults
 	if len(dests) == 0 {
 		probs.add(path+".destinations", "no destination: give the dataset destinations or the asset defaultDatasetsDestinations")
 	}
+	var out []Destination
 	for i, dst := range dests {
 		t, err := destination(dst)
 		if err != nil {
 			probs.add(fmt.Sprintf("%s[%d]", dpath, i), "%v", err)
 			continue
 		}
-		d.Targets = append(d.Targets, t)
+		out = append(out, t)
 	}
-	if len(probs) > 0 {
-		return nil, probs
-	}
-	return d, nil
+	return out
 }
 
 func jqProblem(path string, err error) Problem {
