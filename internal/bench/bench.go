@@ -129,9 +129,52 @@ type Result struct {
 
 // Run runs one benchmark until it is done or ctx ends.
 func Run(ctx context.Context, o Options) (*Result, error) {
+	layout, err := o.check()
+	if err != nil {
+		return nil, err
+	}
+	r := &run{o: o, log: o.Log, layout: layout}
+	if r.log == nil {
+		r.log = io.Discard
+	}
+	r.dir, err = os.MkdirTemp("", "http-connector-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(r.dir)
+	stopFleet, err := r.serveFleet()
+	if err != nil {
+		return nil, err
+	}
+	defer stopFleet()
+	brokerURL, brokerName, brokerPid, stopBroker, err := startBroker(ctx, o.Broker, r.dir, r.log)
+	if err != nil {
+		return nil, err
+	}
+	defer stopBroker()
+	r.logf("broker: %s on %s", brokerName, brokerURL)
+	closeSub, err := r.subscribe(ctx, brokerURL)
+	if err != nil {
+		return nil, err
+	}
+	defer closeSub()
+	if err := r.startConnector(brokerURL); err != nil {
+		return nil, err
+	}
+	defer r.child.stop()
+	res, err := r.measure(ctx, brokerPid)
+	if err != nil {
+		return nil, fmt.Errorf("%w%s", err, tail(r.logPath))
+	}
+	res.Broker = brokerName
+	return res, nil
+}
+
+// check applies the defaults and checks the options.
+func (o *Options) check() (Layout, error) {
 	if !procSupported {
 		_, err := cpuTime(0)
-		return nil, err
+		return Layout{}, err
 	}
 	if o.Broker == "" {
 		o.Broker = BrokerAuto
@@ -140,243 +183,279 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		o.StartTimeout = 2 * time.Minute
 	}
 	if len(o.Connector) == 0 {
-		return nil, errors.New("no connector command")
+		return Layout{}, errors.New("no connector command")
 	}
 	if o.Duration <= 0 || o.Warmup < 0 {
-		return nil, fmt.Errorf("duration %v, warm-up %v: want a positive duration", o.Duration, o.Warmup)
+		return Layout{}, fmt.Errorf("duration %v, warm-up %v: want a positive duration", o.Duration, o.Warmup)
 	}
-	logw := o.Log
-	if logw == nil {
-		logw = io.Discard
-	}
-	logf := func(format string, args ...any) { fmt.Fprintf(logw, "bench: "+format+"\n", args...) }
 	layout := Layout{Assets: o.Assets, Points: o.Points, Coalesce: o.Coalesce, Interval: o.Interval, Devices: o.Devices, Address: "http://127.0.0.1"}
 	if err := layout.check(); err != nil {
-		return nil, err
+		return Layout{}, err
 	}
 	if err := checkOpenFiles(layout, o.MaxConns); err != nil {
-		return nil, err
+		return Layout{}, err
 	}
+	return layout, nil
+}
 
-	dir, err := os.MkdirTemp("", "http-connector-bench-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	cfgDir := filepath.Join(dir, "config")
+// run is one benchmark run in progress.
+type run struct {
+	o         Options
+	log       io.Writer
+	layout    Layout
+	dir       string // the run's files
+	child     *child
+	statsPath string
+	logPath   string
+	pprofAddr string
+
+	delivered, bad atomic.Int64 // messages the subscriber received
+}
+
+func (r *run) logf(format string, args ...any) { fmt.Fprintf(r.log, "bench: "+format+"\n", args...) }
+
+// serveFleet serves the simulated thermostats and writes the connector's
+// configuration for them.
+func (r *run) serveFleet() (stop func(), err error) {
+	cfgDir := filepath.Join(r.dir, "config")
 	if err := os.Mkdir(cfgDir, 0o755); err != nil {
 		return nil, err
 	}
-
-	// The fleet server.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("fleet server: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           fleet.New(o.Assets, uint64(time.Now().UnixNano())),
+		Handler:           fleet.New(r.o.Assets, uint64(time.Now().UnixNano())),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       5 * time.Minute,
-		ErrorLog:          log.New(logw, "bench: fleet server: ", 0),
+		ErrorLog:          log.New(r.log, "bench: fleet server: ", 0),
 	}
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
 		_ = srv.Serve(ln)
 	}()
-	defer func() {
+	stop = func() {
 		_ = srv.Close()
 		<-served
-	}()
-	layout.Address = "http://" + ln.Addr().String()
-	if err := WriteConfig(cfgDir, layout); err != nil {
+	}
+	r.layout.Address = "http://" + ln.Addr().String()
+	if err := WriteConfig(cfgDir, r.layout); err != nil {
+		stop()
 		return nil, fmt.Errorf("write configuration: %w", err)
 	}
-	logf("%d thermostats on %s; configuration in %s", o.Assets, layout.Address, cfgDir)
+	r.logf("%d thermostats on %s; configuration in %s", r.o.Assets, r.layout.Address, cfgDir)
+	return stop, nil
+}
 
-	// The broker.
-	brokerURL, brokerName, brokerPid, stopBroker, err := startBroker(ctx, o.Broker, dir, logw)
-	if err != nil {
-		return nil, err
-	}
-	defer stopBroker()
-	logf("broker: %s on %s", brokerName, brokerURL)
-
-	// The subscriber.
-	var delivered, bad atomic.Int64
+// subscribe counts the messages the broker delivers, and those without
+// the expected content.
+func (r *run) subscribe(ctx context.Context, brokerURL string) (closeSub func(), err error) {
 	u, _ := url.Parse(brokerURL)
 	sub, err := mqttclient.Connect(ctx, mqttclient.Options{
 		Servers: []*url.URL{u}, ClientID: "http-connector-bench-subscriber", KeepAlive: 30, CleanStart: true,
-		Logger: zerolog.New(logw).Level(zerolog.WarnLevel),
+		Logger: zerolog.New(r.log).Level(zerolog.WarnLevel),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("subscriber: %w", err)
 	}
-	defer func() {
+	closeSub = func() {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		_ = sub.Close(cctx)
-	}()
+	}
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	err = sub.AwaitConnection(wctx)
 	cancel()
 	if err != nil {
+		closeSub()
 		return nil, fmt.Errorf("subscriber: connect to %s: %w", brokerURL, err)
 	}
 	marker := []byte(`"` + points[0].name + `"`)
 	if err := sub.Subscribe(ctx, Topics, 1, func(m mqttclient.Message) {
-		delivered.Add(1)
+		r.delivered.Add(1)
 		if !bytes.Contains(m.Payload, marker) {
-			bad.Add(1)
+			r.bad.Add(1)
 		}
 	}); err != nil {
+		closeSub()
 		return nil, fmt.Errorf("subscriber: %w", err)
 	}
+	return closeSub, nil
+}
 
-	// The connector.
-	statsPath := filepath.Join(dir, "stats.jsonl")
-	logPath := filepath.Join(dir, "connector.log")
-	args := append(append([]string(nil), o.Connector[1:]...),
-		"--config", cfgDir, "--broker", brokerURL, "--stats-file", statsPath, "--log-level", "warn")
-	pprofAddr := ""
-	if o.CPUProfile != "" || o.MemProfile != "" {
-		if pprofAddr, err = freeAddress(); err != nil {
-			return nil, err
+// startConnector starts the connector's run command as a child process.
+func (r *run) startConnector(brokerURL string) error {
+	r.statsPath = filepath.Join(r.dir, "stats.jsonl")
+	r.logPath = filepath.Join(r.dir, "connector.log")
+	args := append(append([]string(nil), r.o.Connector[1:]...),
+		"--config", filepath.Join(r.dir, "config"), "--broker", brokerURL, "--stats-file", r.statsPath, "--log-level", "warn")
+	if r.o.CPUProfile != "" || r.o.MemProfile != "" {
+		var err error
+		if r.pprofAddr, err = freeAddress(); err != nil {
+			return err
 		}
-		args = append(args, "--pprof", pprofAddr)
+		args = append(args, "--pprof", r.pprofAddr)
 	}
-	child, err := startChild(o, args, logPath)
+	var err error
+	if r.child, err = startChild(r.o, args, r.logPath); err != nil {
+		return err
+	}
+	r.logf("connector: pid %d: %s %s", r.child.cmd.Process.Pid, r.o.Connector[0], strings.Join(args, " "))
+	return nil
+}
+
+// measure waits until every asset runs and for the warm-up, then measures
+// for the duration and stops the connector.
+func (r *run) measure(ctx context.Context, brokerPid int) (*Result, error) {
+	o := r.o
+	ready, err := r.started(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer child.stop()
-	logf("connector: pid %d: %s %s", child.cmd.Process.Pid, o.Connector[0], strings.Join(args, " "))
-
-	fail := func(err error) (*Result, error) {
-		return nil, fmt.Errorf("%w%s", err, tail(logPath))
-	}
-	// Wait until every asset runs.
-	var ready StatsLine
-	deadline := time.Now().Add(o.StartTimeout)
-	for {
-		lines, _ := readStats(statsPath)
-		if n := len(lines); n > 0 && lines[n-1].Assets >= int64(o.Assets) {
-			ready = lines[n-1]
-			break
-		}
-		if time.Now().After(deadline) {
-			return fail(fmt.Errorf("the connector did not start %d assets within %v", o.Assets, o.StartTimeout))
-		}
-		if err := child.sleep(ctx, 100*time.Millisecond); err != nil {
-			return fail(err)
-		}
-	}
 	res := &Result{
-		Date: time.Now().UTC(), Assets: o.Assets, Points: o.Points, Coalesce: o.Coalesce, Requests: layout.Requests(),
-		Devices: layout.devices(), MaxConns: o.MaxConns, Interval: o.Interval, Broker: brokerName,
+		Date: time.Now().UTC(), Assets: o.Assets, Points: o.Points, Coalesce: o.Coalesce, Requests: r.layout.Requests(),
+		Devices: r.layout.devices(), MaxConns: o.MaxConns, Interval: o.Interval,
 		LoadTime:  time.Duration(ready.LoadMs * float64(time.Millisecond)),
-		StartTime: time.Since(child.started),
+		StartTime: time.Since(r.child.started),
 	}
-	logf("%d assets running after %v (configuration loaded in %v); warming up for %v", o.Assets, res.StartTime.Round(time.Millisecond), res.LoadTime.Round(time.Millisecond), o.Warmup)
-	if err := child.sleep(ctx, o.Warmup); err != nil {
-		return fail(err)
+	r.logf("%d assets running after %v (configuration loaded in %v); warming up for %v", o.Assets, res.StartTime.Round(time.Millisecond), res.LoadTime.Round(time.Millisecond), o.Warmup)
+	if err := r.child.sleep(ctx, o.Warmup); err != nil {
+		return nil, err
 	}
-
-	// Measure.
-	pid := child.cmd.Process.Pid
-	cpu0, err := cpuTime(pid)
+	pid := r.child.cmd.Process.Pid
+	before, err := r.point(pid, brokerPid)
 	if err != nil {
-		return fail(err)
+		return nil, err
 	}
-	d0, b0, t0 := delivered.Load(), bad.Load(), time.Now()
-	others0 := otherCPU(brokerPid)
 	profDone := make(chan error, 1)
 	if o.CPUProfile != "" {
 		go func() {
-			profDone <- fetchProfile(ctx, pprofAddr, fmt.Sprintf("profile?seconds=%d", max(int(o.Duration/time.Second), 1)), o.CPUProfile)
+			profDone <- fetchProfile(ctx, r.pprofAddr, fmt.Sprintf("profile?seconds=%d", max(int(o.Duration/time.Second), 1)), o.CPUProfile)
 		}()
 	} else {
 		profDone <- nil
 	}
-	logf("measuring for %v", o.Duration)
-	if err := child.sleep(ctx, o.Duration); err != nil {
-		return fail(err)
+	r.logf("measuring for %v", o.Duration)
+	if err := r.child.sleep(ctx, o.Duration); err != nil {
+		return nil, err
 	}
-	cpu1, err := cpuTime(pid)
+	after, err := r.point(pid, brokerPid)
 	if err != nil {
-		return fail(err)
+		return nil, err
 	}
-	d1, b1, t1 := delivered.Load(), bad.Load(), time.Now()
-	others1 := otherCPU(brokerPid)
 	if res.PeakRSS, res.RSS, err = memory(pid); err != nil {
-		return fail(err)
+		return nil, err
 	}
-	lines, err := readStats(statsPath)
+	lines, err := readStats(r.statsPath)
 	if err != nil {
-		return fail(err)
+		return nil, err
 	}
 	if o.MemProfile != "" {
-		if err := fetchProfile(ctx, pprofAddr, "heap", o.MemProfile); err != nil {
-			return fail(err)
+		if err := fetchProfile(ctx, r.pprofAddr, "heap", o.MemProfile); err != nil {
+			return nil, err
 		}
 	}
 	select {
 	case err := <-profDone:
 		if err != nil {
-			return fail(err)
+			return nil, err
 		}
 	case <-time.After(o.Duration + 30*time.Second):
-		return fail(errors.New("cpu profile: no answer"))
+		return nil, errors.New("cpu profile: no answer")
 	}
-
 	// Stop the connector and read its last line.
-	if err := child.stop(); err != nil {
-		return fail(fmt.Errorf("connector: %w", err))
+	if err := r.child.stop(); err != nil {
+		return nil, fmt.Errorf("connector: %w", err)
 	}
-	all, err := readStats(statsPath)
+	all, err := readStats(r.statsPath)
 	if err != nil || len(all) == 0 || !all[len(all)-1].Final {
-		return fail(errors.New("connector: no final stats line"))
+		return nil, errors.New("connector: no final stats line")
 	}
-	final := all[len(all)-1]
+	summarize(res, before, after, lines, all[len(all)-1])
+	return res, nil
+}
 
-	res.Window = t1.Sub(t0)
+// started waits until every asset runs and returns that stats line.
+func (r *run) started(ctx context.Context) (StatsLine, error) {
+	deadline := time.Now().Add(r.o.StartTimeout)
+	for {
+		lines, _ := readStats(r.statsPath)
+		if n := len(lines); n > 0 && lines[n-1].Assets >= int64(r.o.Assets) {
+			return lines[n-1], nil
+		}
+		if time.Now().After(deadline) {
+			return StatsLine{}, fmt.Errorf("the connector did not start %d assets within %v", r.o.Assets, r.o.StartTimeout)
+		}
+		if err := r.child.sleep(ctx, 100*time.Millisecond); err != nil {
+			return StatsLine{}, err
+		}
+	}
+}
+
+// measurePoint is what is read at the start and at the end of the
+// measured window.
+type measurePoint struct {
+	cpu            time.Duration    // the connector's
+	delivered, bad int64            // messages the subscriber received
+	at             time.Time        //
+	others         [3]time.Duration // see otherCPU
+}
+
+func (r *run) point(pid, brokerPid int) (measurePoint, error) {
+	cpu, err := cpuTime(pid)
+	if err != nil {
+		return measurePoint{}, err
+	}
+	return measurePoint{cpu: cpu, delivered: r.delivered.Load(), bad: r.bad.Load(), at: time.Now(), others: otherCPU(brokerPid)}, nil
+}
+
+// summarize fills in the result of the window between before and after,
+// from the stats lines written up to after and the final one.
+func summarize(res *Result, before, after measurePoint, lines []StatsLine, final StatsLine) {
+	res.Window = after.at.Sub(before.at)
 	secs := res.Window.Seconds()
-	res.Delivered, res.BadMessages = d1-d0, b1-b0
-	res.Expected = int64(float64(o.Assets) * secs / o.Interval.Seconds())
+	res.Delivered, res.BadMessages = after.delivered-before.delivered, after.bad-before.bad
+	res.Expected = int64(float64(res.Assets) * secs / res.Interval.Seconds())
 	res.MessagesPerSec = float64(res.Delivered) / secs
-	res.CPU = (cpu1 - cpu0).Seconds()
+	res.CPU = (after.cpu - before.cpu).Seconds()
 	res.CPUCores = res.CPU / secs
-	res.HarnessCPU = (others1[0] - others0[0]).Seconds()
-	res.BrokerCPU = (others1[1] - others0[1]).Seconds()
-	res.MachineCPU = (others1[2] - others0[2]).Seconds()
+	res.HarnessCPU = (after.others[0] - before.others[0]).Seconds()
+	res.BrokerCPU = (after.others[1] - before.others[1]).Seconds()
+	res.MachineCPU = (after.others[2] - before.others[2]).Seconds()
 	if res.Delivered > 0 {
 		res.CPUPer1000 = res.CPU / float64(res.Delivered) * 1000
 	}
-	l0, l1 := at(lines, t0), at(lines, t1)
+	l0, l1 := at(lines, before.at), at(lines, after.at)
 	if l1.Time.After(l0.Time) {
 		span := l1.Time.Sub(l0.Time).Seconds()
 		res.SamplesPerSec = float64(l1.Samples-l0.Samples) / span
 		res.RequestsPerSec = float64(l1.Requests-l0.Requests) / span
 	}
 	res.HeapBytes, res.StackBytes, res.Goroutines = l1.HeapBytes, l1.StackBytes, l1.Goroutines
-	// The window's maximum is exact: the largest of its periods'. The
-	// quantiles, read from the histogram's buckets, are capped at it, so
-	// the p99 reported never exceeds the maximum reported.
-	for _, l := range lines {
-		if l.Time.After(l0.Time) && !l.Time.After(l1.Time) {
-			res.LatenessMax = max(res.LatenessMax, time.Duration(l.Lateness.PeriodMaxNs))
-		}
-	}
-	window := l1.Lateness.Sub(l0.Lateness)
-	window.MaxNs = int64(res.LatenessMax)
-	res.LatenessP50, res.LatenessP99 = window.Quantile(0.50), window.Quantile(0.99)
+	res.LatenessP50, res.LatenessP99, res.LatenessMax = lateness(lines, l0, l1)
 	res.MissedTicks = l1.MissedTicks - l0.MissedTicks
 	res.Errors = l1.Failures - l0.Failures
 	res.Dropped = l1.Dropped + l1.Expired - l0.Dropped - l0.Expired
 	res.QueueLen = l1.QueueLen
 	res.TotalMissedTicks, res.TotalErrors = final.MissedTicks, final.Failures
 	res.TotalLatenessMax = time.Duration(final.Lateness.MaxNs)
-	return res, nil
+}
+
+// lateness is the median, 99th percentile and maximum of the sample start
+// lateness between the stats lines l0 and l1. The maximum is exact: the
+// largest of the periods' maxima. The quantiles, read from the histogram's
+// buckets, are capped at it: the p99 can never exceed the maximum.
+func lateness(lines []StatsLine, l0, l1 StatsLine) (p50, p99, highest time.Duration) {
+	for _, l := range lines {
+		if l.Time.After(l0.Time) && !l.Time.After(l1.Time) {
+			highest = max(highest, time.Duration(l.Lateness.PeriodMaxNs))
+		}
+	}
+	window := l1.Lateness.Sub(l0.Lateness)
+	window.MaxNs = int64(highest)
+	return window.Quantile(0.50), window.Quantile(0.99), highest
 }
 
 // otherCPU reads the CPU time of this process, of the broker process (if

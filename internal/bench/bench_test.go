@@ -216,3 +216,24 @@ func TestLayoutErrors(t *testing.T) {
 		})
 	}
 }
+
+// The p99 read from the histogram's buckets is capped at the window's
+// exact maximum: it can never exceed it, whatever the buckets hold.
+func TestLatenessP99NeverExceedsMax(t *testing.T) {
+	var h connector.Lateness
+	h.Observe(5 * time.Millisecond) // during the warm-up: the run's maximum is larger than the window's
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	l0 := StatsLine{Time: start, Lateness: h.Snapshot()}
+	lines := []StatsLine{l0}
+	for i, d := range []time.Duration{1993 * time.Microsecond, 1200 * time.Microsecond, 1100 * time.Microsecond} {
+		h.Observe(d)
+		lines = append(lines, StatsLine{Time: start.Add(time.Duration(i+1) * time.Second), Lateness: h.Snapshot()})
+	}
+	p50, p99, highest := lateness(lines, l0, lines[len(lines)-1])
+	if highest != 1993*time.Microsecond {
+		t.Errorf("max %v, want the largest observed: 1.993ms", highest)
+	}
+	if p99 > highest || p50 > p99 {
+		t.Errorf("p50 %v, p99 %v, max %v: want p50 ≤ p99 ≤ max", p50, p99, highest)
+	}
+}
