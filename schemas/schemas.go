@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"math/big"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -148,96 +149,109 @@ func valid(s *jsonschema.Schema, v any, depth int) bool {
 	if len(s.Constant) > 0 && !sameScalar(v, s.Constant[0]) {
 		return false
 	}
-	if len(s.Enum) > 0 {
-		found := false
-		for _, e := range s.Enum {
-			if sameScalar(v, e) {
-				found = true
-				break
-			}
-		}
-		if !found {
+	if len(s.Enum) > 0 && !slices.ContainsFunc(s.Enum, func(e any) bool { return sameScalar(v, e) }) {
+		return false
+	}
+	var ok bool
+	switch v := v.(type) {
+	case map[string]any:
+		ok = validObject(s, v, depth)
+	case []any:
+		ok = validArray(s, v, depth)
+	case string:
+		ok = validString(s, v)
+	case json.Number, float64:
+		ok = validNumber(s, v)
+	case nil, bool:
+		ok = true
+	default:
+		return false // not a JSON value as encoding/json decodes them
+	}
+	return ok && validApplicators(s, v, depth)
+}
+
+func validObject(s *jsonschema.Schema, v map[string]any, depth int) bool {
+	if (s.MinProperties != -1 && len(v) < s.MinProperties) || (s.MaxProperties != -1 && len(v) > s.MaxProperties) {
+		return false
+	}
+	for _, name := range s.Required {
+		if _, ok := v[name]; !ok {
 			return false
 		}
 	}
-	switch v := v.(type) {
-	case map[string]any:
-		if (s.MinProperties != -1 && len(v) < s.MinProperties) || (s.MaxProperties != -1 && len(v) > s.MaxProperties) {
-			return false
-		}
-		for _, name := range s.Required {
-			if _, ok := v[name]; !ok {
+	for name, pv := range v {
+		if ps, ok := s.Properties[name]; ok {
+			if !valid(ps, pv, depth+1) {
 				return false
 			}
+			continue
 		}
-		for name, pv := range v {
-			if ps, ok := s.Properties[name]; ok {
-				if !valid(ps, pv, depth+1) {
-					return false
-				}
-				continue
-			}
-			switch more := s.AdditionalProperties.(type) {
-			case nil:
-			case bool:
-				if !more {
-					return false
-				}
-			case *jsonschema.Schema:
-				if !valid(more, pv, depth+1) {
-					return false
-				}
-			default:
-				return false
-			}
-		}
-		if s.PropertyNames != nil {
-			for name := range v {
-				if !valid(s.PropertyNames, name, depth+1) {
-					return false
-				}
-			}
-		}
-	case []any:
-		if (s.MinItems != -1 && len(v) < s.MinItems) || (s.MaxItems != -1 && len(v) > s.MaxItems) {
-			return false
-		}
-		switch items := s.Items.(type) {
+		switch more := s.AdditionalProperties.(type) {
 		case nil:
+		case bool:
+			if !more {
+				return false
+			}
 		case *jsonschema.Schema:
-			for _, it := range v {
-				if !valid(items, it, depth+1) {
-					return false
-				}
+			if !valid(more, pv, depth+1) {
+				return false
 			}
 		default:
 			return false
 		}
-	case string:
-		if s.MinLength != -1 || s.MaxLength != -1 {
-			n := utf8.RuneCountInString(v)
-			if (s.MinLength != -1 && n < s.MinLength) || (s.MaxLength != -1 && n > s.MaxLength) {
+	}
+	if s.PropertyNames != nil {
+		for name := range v {
+			if !valid(s.PropertyNames, name, depth+1) {
 				return false
 			}
 		}
-		if s.Pattern != nil && !s.Pattern.MatchString(v) {
+	}
+	return true
+}
+
+func validArray(s *jsonschema.Schema, v []any, depth int) bool {
+	if (s.MinItems != -1 && len(v) < s.MinItems) || (s.MaxItems != -1 && len(v) > s.MaxItems) {
+		return false
+	}
+	switch items := s.Items.(type) {
+	case nil:
+	case *jsonschema.Schema:
+		for _, it := range v {
+			if !valid(items, it, depth+1) {
+				return false
+			}
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+func validString(s *jsonschema.Schema, v string) bool {
+	if s.MinLength != -1 || s.MaxLength != -1 {
+		n := utf8.RuneCountInString(v)
+		if (s.MinLength != -1 && n < s.MinLength) || (s.MaxLength != -1 && n > s.MaxLength) {
 			return false
 		}
-	case json.Number, float64:
-		if s.Minimum != nil || s.Maximum != nil || s.ExclusiveMinimum != nil || s.ExclusiveMaximum != nil {
-			n, ok := number(v)
-			if !ok ||
-				(s.Minimum != nil && n.Cmp(s.Minimum) < 0) ||
-				(s.ExclusiveMinimum != nil && n.Cmp(s.ExclusiveMinimum) <= 0) ||
-				(s.Maximum != nil && n.Cmp(s.Maximum) > 0) ||
-				(s.ExclusiveMaximum != nil && n.Cmp(s.ExclusiveMaximum) >= 0) {
-				return false
-			}
-		}
-	case nil, bool:
-	default:
-		return false // not a JSON value as encoding/json decodes them
 	}
+	return s.Pattern == nil || s.Pattern.MatchString(v)
+}
+
+func validNumber(s *jsonschema.Schema, v any) bool {
+	if s.Minimum == nil && s.Maximum == nil && s.ExclusiveMinimum == nil && s.ExclusiveMaximum == nil {
+		return true
+	}
+	n, ok := number(v)
+	return ok &&
+		(s.Minimum == nil || n.Cmp(s.Minimum) >= 0) &&
+		(s.ExclusiveMinimum == nil || n.Cmp(s.ExclusiveMinimum) > 0) &&
+		(s.Maximum == nil || n.Cmp(s.Maximum) <= 0) &&
+		(s.ExclusiveMaximum == nil || n.Cmp(s.ExclusiveMaximum) < 0)
+}
+
+// validApplicators checks $ref, allOf and anyOf.
+func validApplicators(s *jsonschema.Schema, v any, depth int) bool {
 	if s.Ref != nil && !valid(s.Ref, v, depth+1) {
 		return false
 	}
@@ -246,19 +260,7 @@ func valid(s *jsonschema.Schema, v any, depth int) bool {
 			return false
 		}
 	}
-	if len(s.AnyOf) > 0 {
-		found := false
-		for _, sub := range s.AnyOf {
-			if valid(sub, v, depth+1) {
-				found = true
-				break
-			}
-		}
-		if !found {
-			return false
-		}
-	}
-	return true
+	return len(s.AnyOf) == 0 || slices.ContainsFunc(s.AnyOf, func(sub *jsonschema.Schema) bool { return valid(sub, v, depth+1) })
 }
 
 // checked reports whether valid checks every keyword s has.
