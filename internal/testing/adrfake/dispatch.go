@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"maps"
 
 	"github.com/http-connector/http-connector/internal/adr"
 	"github.com/http-connector/http-connector/internal/aiorpc"
@@ -28,7 +29,6 @@ func (f *Fake) dispatch(call *Call) *mqttclient.Message {
 		return f.schemaRegistry(call)
 	}
 	cmd, dev, ep := call.Command, call.Device, call.Endpoint
-	payload := call.Request.Payload
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	defer f.touch()
@@ -41,104 +41,115 @@ func (f *Fake) dispatch(call *Call) *mqttclient.Message {
 			return f.serviceError(cmd, "KubeError", fmt.Sprintf("device %q with inbound endpoint %q not found", dev, ep))
 		}
 	}
-
 	switch cmd {
 	case "getDevice":
 		return result("device", onlyEndpoint(device, ep))
-
 	case "getDeviceStatus":
 		return result("deviceStatus", onlyEndpointStatus(f.deviceStatus[dev], ep))
-
 	case "getAsset", "getAssetStatus":
-		var req struct {
-			AssetName string `json:"assetName"`
-		}
-		if err := decodeStrict(payload, &req); err != nil {
-			return badPayload(err)
-		}
-		if _, err := f.assetOf(dev, ep, req.AssetName); err != nil {
-			return f.serviceError(cmd, "KubeError", err.Error())
-		}
-		if cmd == "getAsset" {
-			return result("asset", f.assets[req.AssetName])
-		}
-		return result("assetStatus", f.assetStatus[req.AssetName])
-
+		return f.getAsset(call)
 	case "updateDeviceStatus":
-		var req struct {
-			Update *adr.DeviceStatus `json:"deviceStatusUpdate"`
-		}
-		if err := decodeStrict(payload, &req); err != nil || req.Update == nil {
-			return badPayload(fmt.Errorf("deviceStatusUpdate: %v", err))
-		}
-		// The inbound endpoint entries are merged; the rest is replaced.
-		stored := f.deviceStatus[dev]
-		next := adr.DeviceStatus{Config: req.Update.Config, Endpoints: &adr.DeviceStatusEndpoints{Inbound: map[string]adr.EndpointStatus{}}}
-		if stored.Endpoints != nil {
-			for k, v := range stored.Endpoints.Inbound {
-				next.Endpoints.Inbound[k] = v
-			}
-		}
-		if req.Update.Endpoints != nil {
-			for k, v := range req.Update.Endpoints.Inbound {
-				next.Endpoints.Inbound[k] = v
-			}
-		}
-		f.deviceStatus[dev] = next
-		return result("updatedDeviceStatus", onlyEndpointStatus(next, ep))
-
+		return f.updateDeviceStatus(call)
 	case "updateAssetStatus":
-		var req struct {
-			Update *struct {
-				AssetName   string           `json:"assetName"`
-				AssetStatus *adr.AssetStatus `json:"assetStatus"`
-			} `json:"assetStatusUpdate"`
-		}
-		if err := decodeStrict(payload, &req); err != nil || req.Update == nil || req.Update.AssetStatus == nil {
-			return badPayload(fmt.Errorf("assetStatusUpdate: %v", err))
-		}
-		if _, err := f.assetOf(dev, ep, req.Update.AssetName); err != nil {
-			return f.serviceError(cmd, "KubeError", err.Error())
-		}
-		f.assetStatus[req.Update.AssetName] = *req.Update.AssetStatus
-		return result("updatedAssetStatus", *req.Update.AssetStatus)
-
+		return f.updateAssetStatus(call)
 	case "setNotificationPreferenceForDeviceUpdates":
-		var req struct {
-			Pref string `json:"notificationPreferenceRequest"`
-		}
-		if err := decodeStrict(payload, &req); err != nil {
-			return badPayload(err)
-		}
-		on, err := parsePreference(req.Pref)
-		if err != nil {
-			return f.serviceError(cmd, "BadRequest", err.Error())
-		}
-		f.notify[notifyKey{client: call.ClientID, device: dev, endpoint: ep}] = on
-		return result("responsePayload", "Accepted")
-
+		return f.setDeviceNotifications(call)
 	case "setNotificationPreferenceForAssetUpdates":
-		var req struct {
-			Pref *struct {
-				AssetName string `json:"assetName"`
-				Pref      string `json:"notificationPreference"`
-			} `json:"notificationPreferenceRequest"`
-		}
-		if err := decodeStrict(payload, &req); err != nil || req.Pref == nil {
-			return badPayload(fmt.Errorf("notificationPreferenceRequest: %v", err))
-		}
-		if _, err := f.assetOf(dev, ep, req.Pref.AssetName); err != nil {
-			return f.serviceError(cmd, "KubeError", err.Error())
-		}
-		on, err := parsePreference(req.Pref.Pref)
-		if err != nil {
-			return f.serviceError(cmd, "BadRequest", err.Error())
-		}
-		f.notify[notifyKey{client: call.ClientID, device: dev, endpoint: ep, asset: req.Pref.AssetName}] = on
-		return result("responsePayload", "Accepted")
+		return f.setAssetNotifications(call)
 	}
 	f.violations = append(f.violations, fmt.Sprintf("%s: unknown command %q; no response", call.Request.Topic, cmd))
 	return nil
+}
+
+// The commands; f.mu is held.
+
+func (f *Fake) getAsset(call *Call) *mqttclient.Message {
+	var req struct {
+		AssetName string `json:"assetName"`
+	}
+	if err := decodeStrict(call.Request.Payload, &req); err != nil {
+		return badPayload(err)
+	}
+	if _, err := f.assetOf(call.Device, call.Endpoint, req.AssetName); err != nil {
+		return f.serviceError(call.Command, "KubeError", err.Error())
+	}
+	if call.Command == "getAsset" {
+		return result("asset", f.assets[req.AssetName])
+	}
+	return result("assetStatus", f.assetStatus[req.AssetName])
+}
+
+func (f *Fake) updateDeviceStatus(call *Call) *mqttclient.Message {
+	var req struct {
+		Update *adr.DeviceStatus `json:"deviceStatusUpdate"`
+	}
+	if err := decodeStrict(call.Request.Payload, &req); err != nil || req.Update == nil {
+		return badPayload(fmt.Errorf("deviceStatusUpdate: %v", err))
+	}
+	// The inbound endpoint entries are merged; the rest is replaced.
+	stored := f.deviceStatus[call.Device]
+	next := adr.DeviceStatus{Config: req.Update.Config, Endpoints: &adr.DeviceStatusEndpoints{Inbound: map[string]adr.EndpointStatus{}}}
+	if stored.Endpoints != nil {
+		maps.Copy(next.Endpoints.Inbound, stored.Endpoints.Inbound)
+	}
+	if req.Update.Endpoints != nil {
+		maps.Copy(next.Endpoints.Inbound, req.Update.Endpoints.Inbound)
+	}
+	f.deviceStatus[call.Device] = next
+	return result("updatedDeviceStatus", onlyEndpointStatus(next, call.Endpoint))
+}
+
+func (f *Fake) updateAssetStatus(call *Call) *mqttclient.Message {
+	var req struct {
+		Update *struct {
+			AssetName   string           `json:"assetName"`
+			AssetStatus *adr.AssetStatus `json:"assetStatus"`
+		} `json:"assetStatusUpdate"`
+	}
+	if err := decodeStrict(call.Request.Payload, &req); err != nil || req.Update == nil || req.Update.AssetStatus == nil {
+		return badPayload(fmt.Errorf("assetStatusUpdate: %v", err))
+	}
+	if _, err := f.assetOf(call.Device, call.Endpoint, req.Update.AssetName); err != nil {
+		return f.serviceError(call.Command, "KubeError", err.Error())
+	}
+	f.assetStatus[req.Update.AssetName] = *req.Update.AssetStatus
+	return result("updatedAssetStatus", *req.Update.AssetStatus)
+}
+
+func (f *Fake) setDeviceNotifications(call *Call) *mqttclient.Message {
+	var req struct {
+		Pref string `json:"notificationPreferenceRequest"`
+	}
+	if err := decodeStrict(call.Request.Payload, &req); err != nil {
+		return badPayload(err)
+	}
+	on, err := parsePreference(req.Pref)
+	if err != nil {
+		return f.serviceError(call.Command, "BadRequest", err.Error())
+	}
+	f.notify[notifyKey{client: call.ClientID, device: call.Device, endpoint: call.Endpoint}] = on
+	return result("responsePayload", "Accepted")
+}
+
+func (f *Fake) setAssetNotifications(call *Call) *mqttclient.Message {
+	var req struct {
+		Pref *struct {
+			AssetName string `json:"assetName"`
+			Pref      string `json:"notificationPreference"`
+		} `json:"notificationPreferenceRequest"`
+	}
+	if err := decodeStrict(call.Request.Payload, &req); err != nil || req.Pref == nil {
+		return badPayload(fmt.Errorf("notificationPreferenceRequest: %v", err))
+	}
+	if _, err := f.assetOf(call.Device, call.Endpoint, req.Pref.AssetName); err != nil {
+		return f.serviceError(call.Command, "KubeError", err.Error())
+	}
+	on, err := parsePreference(req.Pref.Pref)
+	if err != nil {
+		return f.serviceError(call.Command, "BadRequest", err.Error())
+	}
+	f.notify[notifyKey{client: call.ClientID, device: call.Device, endpoint: call.Endpoint, asset: req.Pref.AssetName}] = on
+	return result("responsePayload", "Accepted")
 }
 
 // assetOf returns the named asset if it belongs to the device endpoint;
