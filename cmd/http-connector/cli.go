@@ -13,6 +13,7 @@ import (
 
 	"github.com/http-connector/http-connector/internal/config"
 	"github.com/http-connector/http-connector/internal/settings"
+	"github.com/http-connector/http-connector/internal/version"
 )
 
 // Exit statuses.
@@ -61,8 +62,9 @@ func commands() []command {
 	}
 }
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
+// release is the version of a release build, which sets it with -ldflags
+// "-X main.release=…"; otherwise the version comes from the build info.
+var release string
 
 func run(ctx context.Context, args []string, environ []string, stdout, stderr io.Writer) int {
 	e := &env{environ: environ, stdout: stdout, stderr: stderr}
@@ -95,11 +97,11 @@ func usage(w io.Writer) {
 }
 
 func cmdVersion(_ context.Context, e *env, args []string) int {
-	fs := newFlagSet("version", "", e)
+	fs := newFlagSet("version", "Prints the version, the commit and the time it was built from, as the build recorded them.", e)
 	if code, done := parse(fs, args, e); done {
 		return code
 	}
-	fmt.Fprintln(e.stdout, "http-connector", version)
+	fmt.Fprint(e.stdout, version.Read(release))
 	return exitOK
 }
 
@@ -119,8 +121,21 @@ func newFlagSet(name, synopsis string, e *env) *flag.FlagSet {
 }
 
 // parse parses flags; done is true when the command should return code.
-// Help goes to stdout (exit 0); a usage error and the usage to stderr.
+// Help goes to stdout (exit 0); a usage error and the usage to stderr,
+// once.
 func parse(fs *flag.FlagSet, args []string, e *env) (code int, done bool) {
+	if code, done := parseFlags(fs, args, e); done {
+		return code, true
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(e.stderr, "http-connector %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		return exitUsage, true
+	}
+	return 0, false
+}
+
+// parseFlags parses the flags of args up to the first other argument.
+func parseFlags(fs *flag.FlagSet, args []string, e *env) (code int, done bool) {
 	usage := fs.Usage
 	fs.Usage = func() {} // printed below, once, where it belongs
 	err := fs.Parse(args)
@@ -133,9 +148,6 @@ func parse(fs *flag.FlagSet, args []string, e *env) (code int, done bool) {
 	case err != nil:
 		fs.Usage()
 		return exitUsage, true
-	case fs.NArg() > 0:
-		fmt.Fprintf(e.stderr, "http-connector %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
-		return exitUsage, true
 	}
 	return 0, false
 }
@@ -146,7 +158,13 @@ type settingFlags struct {
 	keys map[string]string // flag name → settings key
 }
 
-func addSettingFlags(fs *flag.FlagSet, withBroker bool) *settingFlags {
+// Which setting flags a command has.
+const (
+	withConfig = 1 << iota // --config
+	withBroker             // --broker, --client-id
+)
+
+func addSettingFlags(fs *flag.FlagSet, which int) *settingFlags {
 	sf := &settingFlags{keys: map[string]string{}}
 	fs.StringVar(&sf.file, "settings", "", "connector settings `file` (YAML); also "+settings.EnvPrefix+"SETTINGS")
 	def := settings.Defaults()
@@ -154,9 +172,11 @@ func addSettingFlags(fs *flag.FlagSet, withBroker bool) *settingFlags {
 		fs.String(name, value, help)
 		sf.keys[name] = key
 	}
-	add("config", "config", "", "`folder` of Device and Asset resource files")
+	if which&withConfig != 0 {
+		add("config", "config", "", "`folder` of Device and Asset resource files")
+	}
 	add("mappings", "mappings", "", "mapping `files or folders`, comma-separated, besides the shipped mappings (default: the mappings folder of --config)")
-	if withBroker {
+	if which&withBroker != 0 {
 		add("broker", "broker", "", "MQTT broker `URL` (mqtt://host:port, mqtts://host:port); empty starts the embedded broker on "+def.EmbeddedBroker)
 		add("client-id", "clientId", def.ClientID, "MQTT client `id`")
 	}
@@ -171,9 +191,14 @@ func (sf *settingFlags) parseSettings(fs *flag.FlagSet, args []string, e *env) (
 	if code, done := parse(fs, args, e); done {
 		return nil, code, true
 	}
-	s, err := sf.load(fs, e)
+	s, err := sf.load(fs, e, true)
 	if err != nil {
 		fmt.Fprintln(e.stderr, err)
+		// A bad flag value is a usage error; a bad settings file or
+		// environment variable is not.
+		if _, without := sf.load(fs, e, false); without == nil {
+			return nil, exitUsage, true
+		}
 		return nil, exitFailure, true
 	}
 	return s, 0, false
@@ -200,10 +225,10 @@ func loadConfig(e *env, s *settings.Settings) (cfg *config.Config, code int, don
 	return cfg, 0, false
 }
 
-func (sf *settingFlags) load(fs *flag.FlagSet, e *env) (*settings.Settings, error) {
+func (sf *settingFlags) load(fs *flag.FlagSet, e *env, withFlags bool) (*settings.Settings, error) {
 	flags := map[string]any{}
 	fs.Visit(func(f *flag.Flag) {
-		if key, ok := sf.keys[f.Name]; ok {
+		if key, ok := sf.keys[f.Name]; ok && withFlags {
 			flags[key] = f.Value.String()
 		}
 	})

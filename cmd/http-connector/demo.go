@@ -8,7 +8,7 @@ import (
 
 func cmdDemo(ctx context.Context, e *env, args []string) int {
 	fs := newFlagSet("demo", "Starts the embedded MQTT broker, the example REST thermostat and the connector on the\nwalkthrough's device and asset (examples/thermostat/config) in one process, and prints\nevery published message with its topic until interrupted.", e)
-	sf := addSettingFlags(fs, false)
+	sf := addSettingFlags(fs, 0)
 	thermostatAddr := fs.String("thermostat", demo.DefaultThermostatAddr, "`address` of the example thermostat server")
 	s, code, done := sf.parseSettings(fs, args, e)
 	if done {

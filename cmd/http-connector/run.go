@@ -16,7 +16,7 @@ import (
 
 func cmdRun(ctx context.Context, e *env, args []string) int {
 	fs := newFlagSet("run", "Samples every enabled asset of the configuration and publishes its datasets to MQTT\nuntil interrupted (SIGINT or SIGTERM).", e)
-	sf := addSettingFlags(fs, true)
+	sf := addSettingFlags(fs, withConfig|withBroker)
 	fs.String("pprof", "", "serve net/http/pprof on this loopback `address` (host:port); off unless set")
 	sf.keys["pprof"] = "pprof"
 	statsFile := fs.String("stats-file", "", "write running totals and sample start lateness as JSON lines to `file` every second (for benchmarks)")
@@ -104,7 +104,7 @@ func exitCode(e *env, err error) int {
 
 func cmdValidate(ctx context.Context, e *env, args []string) int {
 	fs := newFlagSet("validate", "Loads everything 'run' loads and reports every problem with its file, line and field.\nExit status 0: valid; 1: problems found.", e)
-	sf := addSettingFlags(fs, false)
+	sf := addSettingFlags(fs, withConfig)
 	s, code, done := sf.parseSettings(fs, args, e)
 	if done {
 		return code

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"regexp"
@@ -53,14 +52,8 @@ func cmdTest(ctx context.Context, e *env, args []string) int {
 // arguments, which it returns.
 func parseWithPaths(fs *flag.FlagSet, args []string, e *env) (paths []string, code int, done bool) {
 	for {
-		err := fs.Parse(args)
-		switch {
-		case errors.Is(err, flag.ErrHelp):
-			fs.SetOutput(e.stdout)
-			fs.Usage()
-			return nil, exitOK, true
-		case err != nil:
-			return nil, exitUsage, true
+		if code, done := parseFlags(fs, args, e); done {
+			return nil, code, true
 		}
 		if fs.NArg() == 0 {
 			return paths, 0, false

@@ -14,7 +14,7 @@ func cmdTry(ctx context.Context, e *env, args []string) int {
 		"timing, each response (truncated), each data point value and the messages with their\n"+
 		"topic and properties, without publishing anything. Exit status 0: every dataset gave\n"+
 		"its messages; 1: a request, value or mapping failed, or the configuration has problems.", e)
-	sf := addSettingFlags(fs, false)
+	sf := addSettingFlags(fs, withConfig)
 	assetName := fs.String("asset", "", "`name` of the asset to sample (required)")
 	datasetName := fs.String("dataset", "", "sample only this `dataset` of the asset")
 	bodyLimit := fs.Int("body-limit", 1024, "show at most this many `bytes` of each response body")
