@@ -54,8 +54,8 @@ func TestHealthCache(t *testing.T) {
 		report("b", bad) // 1 s: sent
 		at(2 * time.Second)
 		report("a", adr.RuntimeHealth{Version: 1, Status: adr.HealthUnavailable}) // older version: dropped
-		report("a", bad)                                                           // 2 s: a change, sent
-		at(25 * time.Second)                                                       // resends at 10 s and 20 s
+		report("a", bad)                                                          // 2 s: a change, sent
+		at(25 * time.Second)                                                      // resends at 10 s and 20 s
 		h.pause()
 		at(45 * time.Second) // nothing at 30 s and 40 s
 		report("b", bad)     // 45 s: new again after Pause, sent
