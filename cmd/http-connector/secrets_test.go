@@ -22,6 +22,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/http-connector/http-connector/internal/testing/logbuf"
 )
 
 // TestSecretsNeverShow runs validate, try and run on a configuration with a
@@ -113,7 +115,7 @@ secrets:
 		fmt.Fprintf(&out, "### %s (exit %d)\n%s%s", what, code, stdout, stderr)
 	}
 	cli := func(ctx context.Context, args ...string) (int, string, string) {
-		var o, e lockedWriter // written from the connector's goroutines
+		var o, e logbuf.Buffer // written from the connector's goroutines
 		code := run(ctx, args, environ, &o, &e)
 		record(strings.Join(args[:1], " "), code, o.String(), e.String())
 		return code, o.String(), e.String()
@@ -252,22 +254,4 @@ func clientCertificate(t *testing.T) (certPEM, keyPEM string) {
 func pemBody(s string) string {
 	b, _ := pem.Decode([]byte(s))
 	return base64.StdEncoding.EncodeToString(b.Bytes)
-}
-
-// lockedWriter is a buffer several goroutines may write.
-type lockedWriter struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *lockedWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
 }
