@@ -1,5 +1,6 @@
 // Package mqtttest connects test clients to a broker and collects what
-// they receive.
+// they receive. A Broker closes the clients connected through it only after
+// itself, the order the embedded broker needs at cleanup.
 package mqtttest
 
 import (
@@ -56,9 +57,10 @@ func Embedded(t TB) *Broker {
 	return CloseFirst(t, b.URL(), b.Close)
 }
 
-// CloseFirst is the broker at brokerURL, which close stops: when the test
-// ends, close is called, then the clients connected with b.Connect are
-// closed. Cleanups registered after CloseFirst run before both.
+// CloseFirst takes on the broker at brokerURL, which close stops: when the
+// test ends, close is called first, then the clients connected with
+// b.Connect are closed. Cleanups registered after CloseFirst run before
+// both.
 func CloseFirst(t TB, brokerURL string, close func() error) *Broker {
 	b := &Broker{url: brokerURL}
 	t.Cleanup(func() {
