@@ -3,17 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -22,6 +16,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/http-connector/http-connector/internal/testing/logbuf"
+	"github.com/http-connector/http-connector/internal/testing/testcert"
 )
 
 // TestSecretsNeverShow runs validate, try and run on a configuration with a
@@ -36,8 +33,9 @@ func TestSecretsNeverShow(t *testing.T) {
 		brokerPassword = "broker-pw-Hn3Kd8Wq"
 	)
 	token := base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
-	certPEM, keyPEM := clientCertificate(t)
-	_, otherKeyPEM := clientCertificate(t)
+	client := testcert.Leaf(t, "connector", nil)
+	certPEM, keyPEM := string(client.CertPEM()), string(client.KeyPEM(t))
+	otherKeyPEM := string(testcert.Leaf(t, "other", nil).KeyPEM(t))
 
 	// A device that wants the password, one that refuses it, and one that
 	// wants the client certificate over TLS.
@@ -113,7 +111,7 @@ secrets:
 		fmt.Fprintf(&out, "### %s (exit %d)\n%s%s", what, code, stdout, stderr)
 	}
 	cli := func(ctx context.Context, args ...string) (int, string, string) {
-		var o, e lockedWriter // written from the connector's goroutines
+		var o, e logbuf.Buffer // written from the connector's goroutines
 		code := run(ctx, args, environ, &o, &e)
 		record(strings.Join(args[:1], " "), code, o.String(), e.String())
 		return code, o.String(), e.String()
@@ -222,52 +220,8 @@ spec:
 `, name)
 }
 
-// clientCertificate returns a self-signed client certificate and its key.
-func clientCertificate(t *testing.T) (certPEM, keyPEM string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "connector"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
-		string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}))
-}
-
 // pemBody is the base64 of a PEM block on one line.
 func pemBody(s string) string {
 	b, _ := pem.Decode([]byte(s))
 	return base64.StdEncoding.EncodeToString(b.Bytes)
-}
-
-// lockedWriter is a buffer several goroutines may write.
-type lockedWriter struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *lockedWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/http-connector/http-connector/internal/adr"
 	"github.com/http-connector/http-connector/internal/testing/adrfake"
+	"github.com/http-connector/http-connector/internal/testing/wait"
 )
 
 type endpointHealthEvent struct {
@@ -64,7 +65,7 @@ func TestEndpointHealthCaching(t *testing.T) {
 		}
 		if s.sent {
 			want++
-			waitFor(t, e.fake, s.name, func() bool { return count() >= want })
+			wait.For(t, s.name, func() bool { return count() >= want })
 			reports := healthOf(t, e.fake, "deviceEndpointRuntimeHealthEvent")
 			var ev endpointHealthEvent
 			if err := json.Unmarshal(reports[len(reports)-1].Payload, &ev); err != nil {
@@ -106,7 +107,7 @@ func TestHealthResendAndPause(t *testing.T) {
 	}
 	// Two immediate reports, then periodic resends of both datasets in one
 	// message with a fresh lastUpdateTime.
-	waitFor(t, e.fake, "resends", func() bool { return count() >= 4 })
+	wait.For(t, "resends", func() bool { return count() >= 4 })
 	reports := healthOf(t, e.fake, "datasetRuntimeHealthEvent")
 	var first, resend datasetHealthEvent
 	if err := json.Unmarshal(reports[0].Payload, &first); err != nil {
@@ -133,5 +134,5 @@ func TestHealthResendAndPause(t *testing.T) {
 	if err := h.Report(ctx, "a-dataset", adr.RuntimeHealth{Version: 1, Status: adr.HealthUnavailable, Message: "x"}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, e.fake, "report after pause", func() bool { return count() > before })
+	wait.For(t, "report after pause", func() bool { return count() > before })
 }

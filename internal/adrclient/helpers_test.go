@@ -2,8 +2,6 @@ package adrclient_test
 
 import (
 	"context"
-	"net/url"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,9 +10,8 @@ import (
 	"github.com/http-connector/http-connector/internal/adr"
 	"github.com/http-connector/http-connector/internal/adrclient"
 	"github.com/http-connector/http-connector/internal/aiorpc"
-	"github.com/http-connector/http-connector/internal/broker"
-	"github.com/http-connector/http-connector/internal/mqttclient"
 	"github.com/http-connector/http-connector/internal/testing/adrfake"
+	"github.com/http-connector/http-connector/internal/testing/mqtttest"
 	"github.com/http-connector/http-connector/internal/testing/reference"
 )
 
@@ -67,61 +64,6 @@ func testAssets() map[string]adr.Asset {
 	}
 }
 
-// clients closes the MQTT clients of a test after its broker: mochi v2.7.9
-// can deadlock in Close (a recursive read lock in Clients.GetByListener) when
-// a client disconnects at the same moment, so the broker goes first while the
-// clients are idle.
-type clients struct {
-	mu   sync.Mutex
-	list []*mqttclient.Client
-}
-
-func startBroker(t *testing.T) (*broker.Broker, *clients) {
-	t.Helper()
-	b, err := broker.Start(broker.Options{Address: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs := &clients{}
-	t.Cleanup(func() {
-		_ = b.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		cs.mu.Lock()
-		defer cs.mu.Unlock()
-		for _, c := range cs.list {
-			_ = c.Close(ctx)
-		}
-	})
-	return b, cs
-}
-
-func (cs *clients) connect(t *testing.T, b *broker.Broker, id string) *mqttclient.Client {
-	t.Helper()
-	u, err := url.Parse(b.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	up := make(chan struct{})
-	var once sync.Once
-	c, err := mqttclient.Connect(context.Background(), mqttclient.Options{
-		Servers: []*url.URL{u}, ClientID: id, KeepAlive: 30, CleanStart: true, Logger: zerolog.Nop(),
-		OnConnectionUp: func(context.Context, bool) { once.Do(func() { close(up) }) },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs.mu.Lock()
-	cs.list = append(cs.list, c)
-	cs.mu.Unlock()
-	select {
-	case <-up:
-	case <-time.After(5 * time.Second):
-		t.Fatalf("client %s did not connect", id)
-	}
-	return c
-}
-
 // env is a broker with the ADR fake and a connector-side ADR client.
 type env struct {
 	fake   *adrfake.Fake
@@ -132,8 +74,8 @@ type env struct {
 
 func setup(t *testing.T) *env {
 	t.Helper()
-	b, cs := startBroker(t)
-	fakeConn := cs.connect(t, b, "adr-service")
+	b := mqtttest.Embedded(t)
+	fakeConn := b.Connect(t, "adr-service")
 	fake, err := adrfake.Start(context.Background(), fakeConn, testDevices(), testAssets(), adrfake.Options{ReferenceDir: referenceDir})
 	if err != nil {
 		t.Fatal(err)
@@ -144,7 +86,7 @@ func setup(t *testing.T) *env {
 			t.Errorf("wire violation: %s", v)
 		}
 	})
-	conn := cs.connect(t, b, connectorID)
+	conn := b.Connect(t, connectorID)
 	clock := aiorpc.NewClock()
 	inv := aiorpc.NewInvoker(conn, connectorID, clock, zerolog.Nop())
 	opts := adrclient.Options{
@@ -154,13 +96,4 @@ func setup(t *testing.T) *env {
 	}
 	client := adrclient.New(conn, inv, aiorpc.NewTelemetrySender(conn, connectorID, clock), opts)
 	return &env{fake: fake, client: client, inv: inv, opts: opts}
-}
-
-func waitFor(t *testing.T, f *adrfake.Fake, what string, cond func() bool) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := f.Wait(ctx, cond); err != nil {
-		t.Fatalf("waiting for %s: %v", what, err)
-	}
 }

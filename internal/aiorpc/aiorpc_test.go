@@ -11,6 +11,7 @@ import (
 
 	"github.com/http-connector/http-connector/internal/aiorpc"
 	"github.com/http-connector/http-connector/internal/mqttclient"
+	"github.com/http-connector/http-connector/internal/testing/mqtttest"
 )
 
 func TestClock(t *testing.T) {
@@ -79,7 +80,7 @@ func TestParseTimestamp(t *testing.T) {
 }
 
 func TestInvokeRequestProperties(t *testing.T) {
-	b := startBroker(t)
+	b := mqtttest.Embedded(t)
 	ex := newExecutor(t, b, "svc/+/cmd", func(int, mqttclient.Message) *mqttclient.Message {
 		return reply(`{"ok":true}`, "__stat", "200", "__protVer", "1.0")
 	})
@@ -184,7 +185,7 @@ func TestInvokeStatusMapping(t *testing.T) {
 		{name: "response protocol 2.0", props: []string{"__stat", "200", "__protVer", "2.0"},
 			want: errors.New(`invoke svc/x/cmd: response protocol version "2.0" is not supported (want major version 1)`)},
 	}
-	b := startBroker(t)
+	b := mqtttest.Embedded(t)
 	var mu sync.Mutex
 	props := map[string][]string{}
 	newExecutor(t, b, "svc/+/cmd", func(_ int, req mqttclient.Message) *mqttclient.Message {
@@ -238,7 +239,7 @@ func TestRemoteErrorMessage(t *testing.T) {
 }
 
 func TestInvokeTimeout(t *testing.T) {
-	b := startBroker(t)
+	b := mqtttest.Embedded(t)
 	newExecutor(t, b, "svc/+/cmd", func(int, mqttclient.Message) *mqttclient.Message { return nil })
 	inv := newInvoker(t, b, "conn-3", "clients/conn-3/svc/+/cmd")
 	start := time.Now()
@@ -263,8 +264,8 @@ func TestInvokeTimeout(t *testing.T) {
 }
 
 func TestInvokeWithoutPrepare(t *testing.T) {
-	b := startBroker(t)
-	inv := aiorpc.NewInvoker(connect(t, b, "conn-4"), "conn-4", aiorpc.NewClock(), zeroLog())
+	b := mqtttest.Embedded(t)
+	inv := aiorpc.NewInvoker(b.Connect(t, "conn-4"), "conn-4", aiorpc.NewClock(), zeroLog())
 	_, err := inv.Invoke(context.Background(), "svc/x/cmd", nil, false, time.Second)
 	want := "invoke svc/x/cmd: no subscription for response topic clients/conn-4/svc/x/cmd (call Prepare first)"
 	if err == nil || err.Error() != want {
@@ -273,7 +274,7 @@ func TestInvokeWithoutPrepare(t *testing.T) {
 }
 
 func TestInvokeConcurrentMatchesByCorrelation(t *testing.T) {
-	b := startBroker(t)
+	b := mqtttest.Embedded(t)
 	newExecutor(t, b, "svc/+/cmd", func(n int, req mqttclient.Message) *mqttclient.Message {
 		// Answer out of order.
 		time.Sleep(time.Duration(20-n%20) * time.Millisecond)
@@ -325,7 +326,7 @@ func TestInvokeWithRetry(t *testing.T) {
 			wantErr: "invoke svc/x/cmd: status 400 payload invalid"},
 		{name: "timeout is retried", statuses: []string{"drop", "200"}, attempts: 2},
 	}
-	b := startBroker(t)
+	b := mqtttest.Embedded(t)
 	var mu sync.Mutex
 	counts := map[string]int{}
 	statuses := map[string][]string{}
@@ -388,13 +389,13 @@ func TestRetryPolicyDelay(t *testing.T) {
 }
 
 func TestSendTelemetry(t *testing.T) {
-	b := startBroker(t)
+	b := mqtttest.Embedded(t)
 	got := make(chan mqttclient.Message, 1)
-	rx := connect(t, b, "telemetry-rx")
+	rx := b.Connect(t, "telemetry-rx")
 	if err := rx.Subscribe(context.Background(), "tel/#", 1, func(m mqttclient.Message) { got <- m }); err != nil {
 		t.Fatal(err)
 	}
-	s := aiorpc.NewTelemetrySender(connect(t, b, "conn-7"), "conn-7", aiorpc.NewClock())
+	s := aiorpc.NewTelemetrySender(b.Connect(t, "conn-7"), "conn-7", aiorpc.NewClock())
 	if err := s.Send(context.Background(), "tel/a", []byte(`{"v":1}`), 1, 2500*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package aiorpc_test
 
 import (
 	"context"
-	"net/url"
 	"sync"
 	"testing"
 	"time"
@@ -10,69 +9,9 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/http-connector/http-connector/internal/aiorpc"
-	"github.com/http-connector/http-connector/internal/broker"
 	"github.com/http-connector/http-connector/internal/mqttclient"
+	"github.com/http-connector/http-connector/internal/testing/mqtttest"
 )
-
-// testBroker is the embedded broker and the clients connected to it.
-type testBroker struct {
-	*broker.Broker
-	mu      sync.Mutex
-	clients []*mqttclient.Client
-}
-
-// startBroker starts a broker. At cleanup it closes the broker before the
-// clients: mochi v2.7.9 can deadlock in Close (a recursive read lock in
-// Clients.GetByListener) when a client disconnects at the same moment.
-func startBroker(t *testing.T) *testBroker {
-	t.Helper()
-	b, err := broker.Start(broker.Options{Address: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tb := &testBroker{Broker: b}
-	t.Cleanup(func() {
-		_ = b.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		tb.mu.Lock()
-		defer tb.mu.Unlock()
-		for _, c := range tb.clients {
-			_ = c.Close(ctx)
-		}
-	})
-	return tb
-}
-
-func connect(t *testing.T, b *testBroker, id string) *mqttclient.Client {
-	t.Helper()
-	u, err := url.Parse(b.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	// Wait for OnConnectionUp, not just AwaitConnection: subscriptions made
-	// before the client reports itself up are only sent on the next connect.
-	up := make(chan struct{})
-	var once sync.Once
-	c, err := mqttclient.Connect(context.Background(), mqttclient.Options{
-		Servers: []*url.URL{u}, ClientID: id, KeepAlive: 30, CleanStart: true, Logger: zerolog.Nop(),
-		OnConnectionUp: func(context.Context, bool) { once.Do(func() { close(up) }) },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.mu.Lock()
-	b.clients = append(b.clients, c)
-	b.mu.Unlock()
-	select {
-	case <-up:
-	case <-ctx.Done():
-		t.Fatalf("client %s did not connect", id)
-	}
-	return c
-}
 
 // executor answers requests on a topic filter with what respond returns (no
 // answer for nil) and records every request.
@@ -87,9 +26,9 @@ type executor struct {
 	wg     sync.WaitGroup
 }
 
-func newExecutor(t *testing.T, b *testBroker, filter string, respond func(n int, req mqttclient.Message) *mqttclient.Message) *executor {
+func newExecutor(t *testing.T, b *mqtttest.Broker, filter string, respond func(n int, req mqttclient.Message) *mqttclient.Message) *executor {
 	t.Helper()
-	e := &executor{t: t, client: connect(t, b, "executor-"+t.Name()), respond: respond}
+	e := &executor{t: t, client: b.Connect(t, "executor-"+t.Name()), respond: respond}
 	t.Cleanup(func() {
 		e.mu.Lock()
 		e.closed = true
@@ -145,9 +84,9 @@ func reply(payload string, kv ...string) *mqttclient.Message {
 	return m
 }
 
-func newInvoker(t *testing.T, b *testBroker, id string, filter string) *aiorpc.Invoker {
+func newInvoker(t *testing.T, b *mqtttest.Broker, id string, filter string) *aiorpc.Invoker {
 	t.Helper()
-	inv := aiorpc.NewInvoker(connect(t, b, id), id, aiorpc.NewClock(), zerolog.Nop())
+	inv := aiorpc.NewInvoker(b.Connect(t, id), id, aiorpc.NewClock(), zerolog.Nop())
 	if err := inv.Prepare(context.Background(), filter); err != nil {
 		t.Fatal(err)
 	}

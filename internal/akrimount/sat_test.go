@@ -19,6 +19,7 @@ import (
 	"github.com/http-connector/http-connector/internal/akrimount"
 	"github.com/http-connector/http-connector/internal/broker"
 	"github.com/http-connector/http-connector/internal/mqttclient"
+	"github.com/http-connector/http-connector/internal/testing/mqtttest"
 	"github.com/http-connector/http-connector/internal/testing/testcert"
 )
 
@@ -250,17 +251,7 @@ func TestConnectTLSAndSAT(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The broker closes before the client: mochi v2.7.9 can deadlock in
-	// Close when a client disconnects at the same moment.
-	var client *mqttclient.Client
-	t.Cleanup(func() {
-		_ = b.Close()
-		if client != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = client.Close(ctx)
-		}
-	})
+	clients := mqtttest.CloseFirst(t, b.URL(), b.Close)
 
 	root := t.TempDir()
 	cfg := filepath.Join(root, "config")
@@ -285,15 +276,8 @@ func TestConnectTLSAndSAT(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	client, err = mqttclient.Connect(context.Background(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := client.AwaitConnection(ctx); err != nil {
-		t.Fatal(err)
-	}
+	// The options built from the mount, as they are.
+	client := clients.Connect(t, "sat-client", func(o *mqttclient.Options) { *o = opts })
 	hook.mu.Lock()
 	got := strings.Join(hook.connect, ",")
 	hook.mu.Unlock()

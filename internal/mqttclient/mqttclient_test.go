@@ -2,34 +2,19 @@ package mqttclient_test
 
 import (
 	"context"
-	"net/url"
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/http-connector/http-connector/internal/mqttclient"
 	"github.com/http-connector/http-connector/internal/testing/mosquitto"
+	"github.com/http-connector/http-connector/internal/testing/mqtttest"
+	"github.com/http-connector/http-connector/internal/testing/wait"
 )
 
+// connect connects a client with a keep-alive of 5 s, without clean start.
 func connect(t *testing.T, brokerURL, id string) *mqttclient.Client {
 	t.Helper()
-	u, _ := url.Parse(brokerURL)
-	c, err := mqttclient.Connect(context.Background(), mqttclient.Options{Servers: []*url.URL{u}, ClientID: id, KeepAlive: 5, MaxBackoff: 200 * time.Millisecond, Logger: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_ = c.Close(ctx)
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := c.AwaitConnection(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return mqtttest.Connect(t, brokerURL, id, func(o *mqttclient.Options) { o.KeepAlive, o.CleanStart = 5, false })
 }
 
 // After the broker restarts (losing every session), the client reconnects
@@ -44,19 +29,11 @@ func TestSubscriptionsSurviveBrokerRestart(t *testing.T) {
 	pub := connect(t, b.URL(), "pub")
 	publish := func(payload string) {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
+		wait.Until(t, "acknowledged publish of "+payload, func() error {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			err := pub.Publish(ctx, &mqttclient.Message{Topic: "plant/a/status", Payload: []byte(payload), QoS: 1, UserProperties: []mqttclient.UserProperty{{Key: "k", Value: "v"}}})
-			cancel()
-			if err == nil {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("publish: %v", err)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+			defer cancel()
+			return pub.Publish(ctx, &mqttclient.Message{Topic: "plant/a/status", Payload: []byte(payload), QoS: 1, UserProperties: []mqttclient.UserProperty{{Key: "k", Value: "v"}}})
+		})
 	}
 	receive := func(want string) {
 		t.Helper()
@@ -79,13 +56,7 @@ func TestSubscriptionsSurviveBrokerRestart(t *testing.T) {
 	if err := b.Restart(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !sub.Connected() || !pub.Connected() {
-		if time.Now().After(deadline) {
-			t.Fatal("clients did not reconnect")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	wait.For(t, "reconnection of both clients", func() bool { return sub.Connected() && pub.Connected() })
 	publish("after")
 	receive("after")
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/http-connector/http-connector/internal/mqttclient"
+	"github.com/http-connector/http-connector/internal/testing/wait"
 )
 
 func msgOn(topic string, i int) *mqttclient.Message {
@@ -58,7 +59,7 @@ func TestPublishKeepsSeveralInFlight(t *testing.T) {
 			p, _ := start(t, c, Options{Inflight: tt.inflight})
 			topics := topicNames(tt.topics)
 			publishRounds(t, p, topics, 3)
-			eventually(t, fmt.Sprintf("%d attempts under way", tt.want), func() bool {
+			wait.For(t, fmt.Sprintf("%d attempts under way", tt.want), func() bool {
 				now, _ := c.underWay()
 				return now == tt.want
 			})
@@ -66,7 +67,7 @@ func TestPublishKeepsSeveralInFlight(t *testing.T) {
 				t.Errorf("Len = %d, want %d (every message unacknowledged)", got, want)
 			}
 			close(c.hold)
-			eventually(t, "delivery", func() bool { return p.Len() == 0 })
+			wait.For(t, "delivery", func() bool { return p.Len() == 0 })
 			if _, peak := c.underWay(); peak != tt.want {
 				t.Errorf("at most %d attempts under way at once, want %d", peak, tt.want)
 			}
@@ -120,10 +121,10 @@ func TestPublishKeepsTopicOrder(t *testing.T) {
 				const rounds = 30
 				publishRounds(t, p, topics, rounds)
 				if reconnect {
-					eventually(t, "the outage", func() bool { return logs.count("broker unreachable; queueing QoS 1 messages") == 1 })
+					wait.For(t, "the outage", func() bool { return logs.Count("broker unreachable; queueing QoS 1 messages") == 1 })
 					c.set(true)
 				}
-				eventually(t, "delivery", func() bool { return p.Len() == 0 })
+				wait.For(t, "delivery", func() bool { return p.Len() == 0 })
 				checkTopicOrder(t, c, topics, rounds)
 				if got, want := p.Counters().Delivered.Load(), int64(len(topics)*rounds); got != want {
 					t.Errorf("Delivered = %d, want %d", got, want)
@@ -134,7 +135,7 @@ func TestPublishKeepsTopicOrder(t *testing.T) {
 				if !reconnect {
 					return
 				}
-				if got := logs.count("publish backlog delivered"); got != 1 {
+				if got := logs.Count("publish backlog delivered"); got != 1 {
 					t.Errorf("backlog delivery logged %d times, want 1", got)
 				}
 			}))
@@ -152,7 +153,7 @@ func TestPublishBoundWithSeveralInFlight(t *testing.T) {
 			p, logs := start(t, c, Options{Inflight: 4, QueueSize: 10, Overflow: policy})
 			topics := topicNames(100)
 			publishRounds(t, p, topics[:4], 1)
-			eventually(t, "4 attempts under way", func() bool {
+			wait.For(t, "4 attempts under way", func() bool {
 				now, _ := c.underWay()
 				return now == 4
 			})
@@ -164,11 +165,11 @@ func TestPublishBoundWithSeveralInFlight(t *testing.T) {
 				t.Errorf("Dropped = %d, want 86", got)
 			}
 			close(c.hold)
-			eventually(t, "delivery", func() bool { return p.Len() == 0 })
+			wait.For(t, "delivery", func() bool { return p.Len() == 0 })
 			if got := len(c.delivered()); got != 14 {
 				t.Errorf("%d delivered, want 14", got)
 			}
-			if got := logs.count("publish queue full; dropping messages"); got != 1 {
+			if got := logs.Count("publish queue full; dropping messages"); got != 1 {
 				t.Errorf("overflow logged %d times, want once", got)
 			}
 		}))
@@ -186,7 +187,7 @@ func testPublishBoundCountsParkedMessages(t *testing.T) {
 	c.hold = make(chan struct{})
 	p, _ := start(t, c, Options{Inflight: 8, QueueSize: 10})
 	publishAll(t, p, 1, 1)
-	eventually(t, "one attempt under way", func() bool {
+	wait.For(t, "one attempt under way", func() bool {
 		now, _ := c.underWay()
 		return now == 1
 	})
@@ -195,7 +196,7 @@ func testPublishBoundCountsParkedMessages(t *testing.T) {
 		t.Errorf("Len = %d, want the bound 10 plus 1 in flight", got)
 	}
 	close(c.hold)
-	eventually(t, "delivery", func() bool { return p.Len() == 0 })
+	wait.For(t, "delivery", func() bool { return p.Len() == 0 })
 	got := c.delivered()
 	if want := append([]string{"1"}, seq(91, 100)...); !slices.Equal(got, want) {
 		t.Errorf("delivered %v, want %v: the one in flight, then the newest 10", got, want)
@@ -225,12 +226,12 @@ func testPublishRetriesWithinItsTopic(t *testing.T) {
 	p, _ := start(t, c, Options{Inflight: 4})
 	topics := topicNames(3)
 	publishRounds(t, p, topics, 5)
-	eventually(t, "the other topics", func() bool { return p.Counters().Delivered.Load() == 11 })
+	wait.For(t, "the other topics", func() bool { return p.Counters().Delivered.Load() == 11 })
 	if got := p.Len(); got != 4 {
 		t.Errorf("Len = %d, want t/0's messages 2…5", got)
 	}
 	close(refused)
-	eventually(t, "delivery", func() bool { return p.Len() == 0 })
+	wait.For(t, "delivery", func() bool { return p.Len() == 0 })
 	checkTopicOrder(t, c, topics, 5)
 }
 
@@ -256,7 +257,7 @@ func testSpoolKeepsMessagesInFlight(t *testing.T) {
 			}
 		}
 	}
-	eventually(t, "a and b delivered, c and d in flight", func() bool {
+	wait.For(t, "a and b delivered, c and d in flight", func() bool {
 		now, _ := c.underWay()
 		return p.Counters().Delivered.Load() == 6 && now == 2
 	})
@@ -269,7 +270,7 @@ func testSpoolKeepsMessagesInFlight(t *testing.T) {
 
 	c2 := newFake(true)
 	p2, _ := start(t, c2, Options{SpoolDir: dir, Inflight: 1})
-	eventually(t, "replay", func() bool { return p2.Len() == 0 })
+	wait.For(t, "replay", func() bool { return p2.Len() == 0 })
 	if got, want := c2.delivered(), []string{"c1", "d1", "c2", "d2", "c3", "d3"}; !slices.Equal(got, want) {
 		t.Errorf("replayed %v, want %v", got, want)
 	}

@@ -3,7 +3,6 @@ package publish
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -18,6 +17,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/http-connector/http-connector/internal/mqttclient"
+	"github.com/http-connector/http-connector/internal/testing/logbuf"
+	"github.com/http-connector/http-connector/internal/testing/wait"
 )
 
 // fakeClient is a broker connection the test switches up and down. It is
@@ -176,41 +177,13 @@ func (f *fakeClient) delivered() []string {
 	return slices.Clone(f.got)
 }
 
-// logBuffer collects JSON log lines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// count returns how many lines have message msg.
-func (l *logBuffer) count(msg string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := 0
-	for _, line := range strings.Split(l.b.String(), "\n") {
-		var rec struct {
-			Message string `json:"message"`
-		}
-		if json.Unmarshal([]byte(line), &rec) == nil && rec.Message == msg {
-			n++
-		}
-	}
-	return n
-}
-
 func msg(i int, qos byte) *mqttclient.Message {
 	return &mqttclient.Message{Topic: "t", Payload: []byte(fmt.Sprint(i)), QoS: qos}
 }
 
-func start(t *testing.T, c Client, opts Options) (*Publisher, *logBuffer) {
+func start(t *testing.T, c Client, opts Options) (*Publisher, *logbuf.Buffer) {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &logbuf.Buffer{}
 	opts.Logger = zerolog.New(logs).Level(zerolog.DebugLevel)
 	p, err := Start(context.Background(), c, opts)
 	if err != nil {
@@ -222,18 +195,6 @@ func start(t *testing.T, c Client, opts Options) (*Publisher, *logBuffer) {
 		_ = p.Close(ctx)
 	})
 	return p, logs
-}
-
-// eventually polls cond until it holds or a second has passed.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(2 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
 }
 
 func publishAll(t *testing.T, p *Publisher, from, to int) {
@@ -264,19 +225,19 @@ func testPublishDeliversInOrderAfterReconnect(t *testing.T) {
 	if got := p.Len(); got != 50 {
 		t.Fatalf("Len while down = %d, want 50", got)
 	}
-	eventually(t, "the outage log", func() bool { return logs.count("broker unreachable; queueing QoS 1 messages") == 1 })
+	wait.For(t, "the outage log", func() bool { return logs.Count("broker unreachable; queueing QoS 1 messages") == 1 })
 	c.set(true)
-	eventually(t, "delivery", func() bool { return p.Len() == 0 })
+	wait.For(t, "delivery", func() bool { return p.Len() == 0 })
 	if got, want := c.delivered(), seq(1, 50); !slices.Equal(got, want) {
 		t.Errorf("delivered %v, want %v", got, want)
 	}
 	if got := p.Counters().Delivered.Load(); got != 50 {
 		t.Errorf("Delivered = %d, want 50", got)
 	}
-	if got := logs.count("broker unreachable; queueing QoS 1 messages"); got != 1 {
+	if got := logs.Count("broker unreachable; queueing QoS 1 messages"); got != 1 {
 		t.Errorf("outage logged %d times, want 1", got)
 	}
-	if got := logs.count("publish backlog delivered"); got != 1 {
+	if got := logs.Count("publish backlog delivered"); got != 1 {
 		t.Errorf("backlog delivery logged %d times, want 1", got)
 	}
 }
@@ -302,20 +263,20 @@ func TestPublishOverflow(t *testing.T) {
 				t.Errorf("Len = %d, want the bound 3", got)
 			}
 			c.set(true)
-			eventually(t, "delivery", func() bool { return p.Len() == 0 })
+			wait.For(t, "delivery", func() bool { return p.Len() == 0 })
 			if got := c.delivered(); !slices.Equal(got, tt.want) {
 				t.Errorf("delivered %v, want %v", got, tt.want)
 			}
-			if got := logs.count("publish queue full; dropping messages"); got != 1 {
+			if got := logs.Count("publish queue full; dropping messages"); got != 1 {
 				t.Errorf("overflow start logged %d times, want once per episode", got)
 			}
-			if got := logs.count("publish queue below its bound again"); got != 1 {
+			if got := logs.Count("publish queue below its bound again"); got != 1 {
 				t.Errorf("overflow end logged %d times, want once per episode", got)
 			}
 			// A second episode is logged again.
 			c.set(false)
 			publishAll(t, p, 11, 14)
-			if got := logs.count("publish queue full; dropping messages"); got != 2 {
+			if got := logs.Count("publish queue full; dropping messages"); got != 2 {
 				t.Errorf("second episode: overflow start logged %d times in all, want 2", got)
 			}
 		}))
@@ -335,7 +296,7 @@ func testPublishQoS0(t *testing.T) {
 	if got := p.Counters().DroppedQoS0.Load(); got != 3 {
 		t.Errorf("DroppedQoS0 = %d, want 3", got)
 	}
-	if got := logs.count("broker unreachable; dropping QoS 0 messages until it is back"); got != 1 {
+	if got := logs.Count("broker unreachable; dropping QoS 0 messages until it is back"); got != 1 {
 		t.Errorf("QoS 0 drop logged %d times, want 1", got)
 	}
 	if got := p.Len(); got != 0 {
@@ -369,14 +330,14 @@ func testPublishRetriesUntilAcknowledged(t *testing.T) {
 	}
 	p, logs := start(t, c, Options{})
 	publishAll(t, p, 1, 3)
-	eventually(t, "delivery", func() bool { return p.Len() == 0 })
+	wait.For(t, "delivery", func() bool { return p.Len() == 0 })
 	if got, want := c.delivered(), seq(1, 3); !slices.Equal(got, want) {
 		t.Errorf("delivered %v, want %v (in order, each once)", got, want)
 	}
 	if got := p.Counters().Retries.Load(); got != 3 {
 		t.Errorf("Retries = %d, want 3", got)
 	}
-	if got := logs.count("publish failed; retrying until the broker acknowledges"); got != 1 {
+	if got := logs.Count("publish failed; retrying until the broker acknowledges"); got != 1 {
 		t.Errorf("retry logged %d times, want once per message", got)
 	}
 }
@@ -521,14 +482,14 @@ func testSpoolSurvivesARestart(t *testing.T) {
 	up := &recorder{fakeClient: newFake(true)}
 	// One in flight: the delivery order is the replay order, across topics.
 	p2, logs := start(t, up, Options{SpoolDir: dir, Inflight: 1})
-	eventually(t, "replay", func() bool { return p2.Len() == 0 })
+	wait.For(t, "replay", func() bool { return p2.Len() == 0 })
 	if got, want := up.delivered(), seq(1, 6); !slices.Equal(got, want) {
 		t.Errorf("replayed %v, want %v", got, want)
 	}
 	if got := p2.Counters().Replayed.Load(); got != 6 {
 		t.Errorf("Replayed = %d, want 6", got)
 	}
-	if got := logs.count("replaying spooled messages"); got != 1 {
+	if got := logs.Count("replaying spooled messages"); got != 1 {
 		t.Errorf("replay logged %d times, want 1", got)
 	}
 	last := up.last()
@@ -603,14 +564,14 @@ func testSpoolReplaysOnlyWhatWasNotAcknowledged(t *testing.T) {
 		t.Fatal(err)
 	}
 	publishAll(t, p, 1, 6)
-	eventually(t, "3 acknowledged", func() bool { return p.Counters().Delivered.Load() == 3 })
+	wait.For(t, "3 acknowledged", func() bool { return p.Counters().Delivered.Load() == 3 })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
 	_ = p.Close(ctx)
 
 	c2 := newFake(true)
 	p2, _ := start(t, c2, Options{SpoolDir: dir})
-	eventually(t, "replay", func() bool { return p2.Len() == 0 })
+	wait.For(t, "replay", func() bool { return p2.Len() == 0 })
 	if got, want := c2.delivered(), seq(4, 6); !slices.Equal(got, want) {
 		t.Errorf("replayed %v, want %v", got, want)
 	}
@@ -643,16 +604,16 @@ func testSpoolSkipsADamagedTail(t *testing.T) {
 	}
 	c := newFake(true)
 	p2, logs := start(t, c, Options{SpoolDir: dir})
-	eventually(t, "replay", func() bool { return p2.Len() == 0 })
+	wait.For(t, "replay", func() bool { return p2.Len() == 0 })
 	if got, want := c.delivered(), seq(1, 2); !slices.Equal(got, want) {
 		t.Errorf("replayed %v, want %v", got, want)
 	}
-	if got := logs.count("spool segment damaged; its remaining records are skipped"); got != 1 {
+	if got := logs.Count("spool segment damaged; its remaining records are skipped"); got != 1 {
 		t.Errorf("damage logged %d times, want 1", got)
 	}
 	// New messages get new sequence numbers after the damaged ones.
 	publishAll(t, p2, 10, 10)
-	eventually(t, "delivery", func() bool { return p2.Len() == 0 })
+	wait.For(t, "delivery", func() bool { return p2.Len() == 0 })
 }
 
 func TestSpoolRotatesAndRemovesSegments(t *testing.T) {
@@ -668,7 +629,7 @@ func testSpoolRotatesAndRemovesSegments(t *testing.T) {
 		t.Errorf("%d spool files for %d records, want 3 segments", got, 2*segmentRecords+10)
 	}
 	c.set(true)
-	eventually(t, "delivery", func() bool { return p.Len() == 0 })
+	wait.For(t, "delivery", func() bool { return p.Len() == 0 })
 	// Finished segments go as soon as they are delivered; the active one
 	// stays until Close.
 	if got := segmentFiles(t, dir); len(got) > 2 {

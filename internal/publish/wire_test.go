@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -17,6 +17,8 @@ import (
 
 	"github.com/http-connector/http-connector/internal/broker"
 	"github.com/http-connector/http-connector/internal/mqttclient"
+	"github.com/http-connector/http-connector/internal/testing/mqtttest"
+	"github.com/http-connector/http-connector/internal/testing/wait"
 )
 
 // MQTT control packet types the proxy looks at.
@@ -60,10 +62,8 @@ func newWireProxy(t *testing.T, target string, delay time.Duration, cutAfter int
 	return w
 }
 
-func (w *wireProxy) url() *url.URL {
-	u, _ := url.Parse("mqtt://" + w.ln.Addr().String())
-	return u
-}
+// url is the proxy's mqtt:// address.
+func (w *wireProxy) url() string { return "mqtt://" + w.ln.Addr().String() }
 
 func (w *wireProxy) close() {
 	_ = w.ln.Close()
@@ -219,59 +219,21 @@ func readPacket(r *bufio.Reader) ([]byte, error) {
 }
 
 // topicSubscriber records, by topic, the numbers it receives.
-type topicSubscriber struct {
-	mu  sync.Mutex
-	got map[string][]int
-}
+type topicSubscriber struct{ in *mqtttest.Inbox }
 
 func subscribeTopics(t *testing.T, brokerURL, filter string) *topicSubscriber {
 	t.Helper()
-	u, _ := url.Parse(brokerURL)
-	s := &topicSubscriber{got: map[string][]int{}}
-	c, err := mqttclient.Connect(context.Background(), mqttclient.Options{
-		Servers: []*url.URL{u}, ClientID: "wire-sub", KeepAlive: 30, CleanStart: true, Logger: zerolog.Nop(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_ = c.Close(ctx)
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := c.AwaitConnection(ctx); err != nil {
-		t.Fatal(err)
-	}
-	err = c.Subscribe(ctx, filter, 1, func(m mqttclient.Message) {
-		n, err := strconv.Atoi(string(m.Payload))
-		if err != nil {
-			return
-		}
-		s.mu.Lock()
-		s.got[m.Topic] = append(s.got[m.Topic], n)
-		s.mu.Unlock()
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return &topicSubscriber{mqtttest.Listen(t, brokerURL, "wire-sub", filter)}
 }
 
 // firstArrivals returns each topic's numbers without repeats (QoS 1 is at
 // least once), in the order they first arrived.
 func (s *topicSubscriber) firstArrivals() map[string][]int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	out := map[string][]int{}
-	for topic, got := range s.got {
-		seen := map[int]bool{}
-		for _, n := range got {
-			if !seen[n] {
-				seen[n] = true
-				out[topic] = append(out[topic], n)
-			}
+	for _, m := range s.in.All() {
+		n, err := strconv.Atoi(string(m.Payload))
+		if err == nil && !slices.Contains(out[m.Topic], n) {
+			out[m.Topic] = append(out[m.Topic], n)
 		}
 	}
 	return out
@@ -296,23 +258,10 @@ func TestPipelineOverTheWire(t *testing.T) {
 	proxy := newWireProxy(t, br.Address(), 20*time.Millisecond, topics*rounds/3)
 	sub := subscribeTopics(t, br.URL(), "wire/#")
 
-	client, err := mqttclient.Connect(context.Background(), mqttclient.Options{
-		Servers: []*url.URL{proxy.url()}, ClientID: "wire-pub", KeepAlive: 30, SessionExpiry: 60,
-		MaxBackoff: 100 * time.Millisecond, Logger: zerolog.Nop(),
+	// The session outlives the cut: no clean start, an expiry of a minute.
+	client := mqtttest.Connect(t, proxy.url(), "wire-pub", func(o *mqttclient.Options) {
+		o.SessionExpiry, o.CleanStart, o.MaxBackoff = 60, false, 100*time.Millisecond
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_ = client.Close(ctx)
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := client.AwaitConnection(ctx); err != nil {
-		t.Fatal(err)
-	}
 	p, _ := start(t, client, Options{Inflight: inflight})
 	names := make([]string, topics)
 	for i := range names {
@@ -320,21 +269,16 @@ func TestPipelineOverTheWire(t *testing.T) {
 	}
 	publishRounds(t, p, names, rounds)
 
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		arrived := sub.firstArrivals()
+	wait.Until(t, "delivery of every message", func() error {
 		n := 0
-		for _, got := range arrived {
+		for _, got := range sub.firstArrivals() {
 			n += len(got)
 		}
 		if p.Len() == 0 && n == topics*rounds {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after 15 s: %d unacknowledged, %d of %d arrived", p.Len(), n, topics*rounds)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return fmt.Errorf("%d unacknowledged, %d of %d arrived", p.Len(), n, topics*rounds)
+	})
 	arrived := sub.firstArrivals()
 	for _, topic := range names {
 		got := arrived[topic]
@@ -374,16 +318,8 @@ func BenchmarkPublishThroughput(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer br.Close()
-	u, _ := url.Parse(br.URL())
 	ctx := context.Background()
-	client, err := mqttclient.Connect(ctx, mqttclient.Options{Servers: []*url.URL{u}, ClientID: "bench-publisher", KeepAlive: 30, CleanStart: true, Logger: zerolog.Nop()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer client.Close(ctx)
-	if err := client.AwaitConnection(ctx); err != nil {
-		b.Fatal(err)
-	}
+	client := mqtttest.Connect(b, br.URL(), "bench-publisher")
 	msgs := make([]*mqttclient.Message, 1000)
 	for i := range msgs {
 		msgs[i] = &mqttclient.Message{

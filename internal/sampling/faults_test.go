@@ -24,6 +24,7 @@ import (
 	"github.com/http-connector/http-connector/internal/plan"
 	"github.com/http-connector/http-connector/internal/sampling"
 	"github.com/http-connector/http-connector/internal/schedule"
+	"github.com/http-connector/http-connector/internal/testing/logbuf"
 	"github.com/http-connector/http-connector/internal/testing/memnet"
 )
 
@@ -331,7 +332,7 @@ func testFailingDeviceIsPolledLessOften(t *testing.T) {
 		io.WriteString(w, `{"ok":true}`)
 	}))
 	assets := faultLoadAssets(t, map[string]string{"a.yaml": faultAsset("flaky", addr, interval)})
-	var logs faultLogs
+	var logs logbuf.Buffer
 	pub := &faultRecorder{}
 	start := time.Now()
 	conn := startSamplers(t, assets, pub, fetch.Options{Dial: n.Dial}, nil, zerolog.New(&logs))
@@ -379,7 +380,7 @@ func testFailingDeviceIsPolledLessOften(t *testing.T) {
 		"device answers again; polling at the normal rhythm": 1,
 		"dataset sampling failed":                            1,
 	} {
-		if got := logs.count(msg); got != want {
+		if got := logs.Count(msg); got != want {
 			t.Errorf("%q logged %d times, want %d", msg, got, want)
 		}
 	}
@@ -439,28 +440,4 @@ func startSamplers(t *testing.T, assets []*plan.Asset, pub sampling.Publisher, f
 		<-done
 	})
 	return set
-}
-
-type faultLogs struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *faultLogs) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *faultLogs) count(msg string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := 0
-	for _, line := range strings.Split(l.b.String(), "\n") {
-		var rec struct{ Message string }
-		if json.Unmarshal([]byte(line), &rec) == nil && rec.Message == msg {
-			n++
-		}
-	}
-	return n
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,70 +23,15 @@ import (
 	"github.com/http-connector/http-connector/internal/broker"
 	"github.com/http-connector/http-connector/internal/config"
 	"github.com/http-connector/http-connector/internal/connector"
-	"github.com/http-connector/http-connector/internal/mqttclient"
 	"github.com/http-connector/http-connector/internal/plan"
 	"github.com/http-connector/http-connector/internal/source/akri"
 	"github.com/http-connector/http-connector/internal/testing/adrfake"
+	"github.com/http-connector/http-connector/internal/testing/mqtttest"
 	"github.com/http-connector/http-connector/internal/testing/reference"
+	"github.com/http-connector/http-connector/internal/testing/wait"
 )
 
 const connectorID = "rest-connector-0"
-
-type inbox struct {
-	mu   sync.Mutex
-	msgs []mqttclient.Message
-}
-
-func (in *inbox) add(m mqttclient.Message) {
-	in.mu.Lock()
-	in.msgs = append(in.msgs, m)
-	in.mu.Unlock()
-}
-
-func (in *inbox) on(topic string) []mqttclient.Message {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	var out []mqttclient.Message
-	for _, m := range in.msgs {
-		if m.Topic == topic {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-func (in *inbox) count(topic string) int { return len(in.on(topic)) }
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting: %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func client(t *testing.T, brokerURL, id string) *mqttclient.Client {
-	t.Helper()
-	u, _ := url.Parse(brokerURL)
-	c, err := mqttclient.Connect(context.Background(), mqttclient.Options{Servers: []*url.URL{u}, ClientID: id, KeepAlive: 10, Logger: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := c.AwaitConnection(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_ = c.Close(ctx)
-	})
-	return c
-}
 
 func u64(v uint64) *uint64 { return &v }
 
@@ -147,7 +91,7 @@ type harness struct {
 	broker *broker.Broker
 	device *httptest.Server
 	fake   *adrfake.Fake
-	in     *inbox
+	in     *mqtttest.Inbox
 	names  string // the resource-names folder
 	ctx    context.Context
 	stop   func() error
@@ -169,7 +113,7 @@ func startHarnessWith(t *testing.T, assets map[string]adr.Asset, assigned string
 	configure := su.configure
 	t.Helper()
 	ref := reference.Dir()
-	h := &harness{in: &inbox{}}
+	h := &harness{}
 	var err error
 	if h.broker, err = broker.Start(broker.Options{Address: "127.0.0.1:0"}); err != nil {
 		t.Fatal(err)
@@ -185,7 +129,7 @@ func startHarnessWith(t *testing.T, assets map[string]adr.Asset, assigned string
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	h.ctx = ctx
-	h.fake, err = adrfake.Start(ctx, client(t, h.broker.URL(), "adr-service"),
+	h.fake, err = adrfake.Start(ctx, mqtttest.Connect(t, h.broker.URL(), "adr-service"),
 		map[string]adr.Device{"thermostat": {
 			UUID: "1234-5678-9012-3456", Version: u64(1),
 			Endpoints: &adr.DeviceEndpoints{Inbound: map[string]adr.InboundEndpoint{
@@ -197,10 +141,7 @@ func startHarnessWith(t *testing.T, assets map[string]adr.Asset, assigned string
 		t.Fatal(err)
 	}
 	t.Cleanup(h.fake.Close)
-	sub := client(t, h.broker.URL(), "subscriber")
-	if err := sub.Subscribe(ctx, "plant/#", 1, h.in.add); err != nil {
-		t.Fatal(err)
-	}
+	h.in = mqtttest.Listen(t, h.broker.URL(), "subscriber", "plant/#")
 
 	// The operator's mounts and environment.
 	mounts := t.TempDir()
@@ -274,8 +215,8 @@ func TestAkriConnector(t *testing.T) {
 	var err error
 
 	// Messages of the valid asset flow, with the AIO properties.
-	eventually(t, "messages on plant/thermostat-1", func() bool { return in.count("plant/thermostat-1") >= 2 })
-	m := in.on("plant/thermostat-1")[0]
+	wait.For(t, "messages on plant/thermostat-1", func() bool { return len(in.On("plant/thermostat-1")) >= 2 })
+	m := in.On("plant/thermostat-1")[0]
 	var payload map[string]float64
 	if err := json.Unmarshal(m.Payload, &payload); err != nil || len(payload) != 2 || payload["currentTemperature"] < 68 {
 		t.Errorf("payload %s", m.Payload)
@@ -302,7 +243,7 @@ func TestAkriConnector(t *testing.T) {
 
 	// The schema of the first message is registered and reported, and
 	// later messages name it.
-	eventually(t, "schema reference in the asset status", func() bool {
+	wait.For(t, "schema reference in the asset status", func() bool {
 		s, ok := fake.AssetStatus("thermostat-1")
 		return ok && len(s.Datasets) == 1 && s.Datasets[0].MessageSchemaReference != nil
 	})
@@ -311,15 +252,15 @@ func TestAkriConnector(t *testing.T) {
 		t.Fatalf("registered schemas: %+v", schemas)
 	}
 	dataschema := "aio-sr://" + adrfake.DefaultSchemaNamespace + "/" + schemas[0].Name + ":1.0"
-	eventually(t, "dataschema on messages", func() bool {
-		msgs := in.on("plant/thermostat-1")
+	wait.For(t, "dataschema on messages", func() bool {
+		msgs := in.On("plant/thermostat-1")
 		got, _ := msgs[len(msgs)-1].Property("dataschema")
 		return got == dataschema
 	})
 
 	// The broken asset's dataset is reported with a message an operator
 	// understands; nothing of it is published.
-	eventually(t, "error on the broken dataset", func() bool {
+	wait.For(t, "error on the broken dataset", func() bool {
 		s, ok := fake.AssetStatus("broken")
 		return ok && len(s.Datasets) == 1 && s.Datasets[0].Error != nil
 	})
@@ -327,7 +268,7 @@ func TestAkriConnector(t *testing.T) {
 	if msg := s.Datasets[0].Error.Message; !strings.Contains(msg, `asset "broken" dataset "thermostat_status" data point "currentTemperature": spec.datasets[0].dataPoints[0].dataPointConfiguration.HttpRequestMethod: value must be one of`) || !strings.Contains(msg, `got "FETCH"`) {
 		t.Errorf("dataset error: %s", msg)
 	}
-	if in.count("plant/broken") != 0 {
+	if len(in.On("plant/broken")) != 0 {
 		t.Error("the broken dataset published")
 	}
 	if ds, ok := fake.DeviceStatus("thermostat"); !ok || ds.Config == nil || ds.Config.Error != nil || ds.Endpoints == nil {
@@ -341,8 +282,8 @@ func TestAkriConnector(t *testing.T) {
 	if err := fake.SetAsset(ctx, "broken", thermostatAsset(2, "plant/broken", "GET")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the fixed asset publishes", func() bool { return in.count("plant/broken") > 0 })
-	eventually(t, "the error is cleared", func() bool {
+	wait.For(t, "the fixed asset publishes", func() bool { return len(in.On("plant/broken")) > 0 })
+	wait.For(t, "the error is cleared", func() bool {
 		s, _ := fake.AssetStatus("broken")
 		return len(s.Datasets) == 1 && s.Datasets[0].Error == nil && s.Config != nil && s.Config.Version != nil && *s.Config.Version == 2
 	})
@@ -354,8 +295,8 @@ func TestAkriConnector(t *testing.T) {
 	if err := fake.SetAsset(ctx, "thermostat-1", updated); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the updated asset publishes to its new topic", func() bool { return in.count("plant/thermostat-1b") > 0 })
-	eventually(t, "the declared schema is registered", func() bool {
+	wait.For(t, "the updated asset publishes to its new topic", func() bool { return len(in.On("plant/thermostat-1b")) > 0 })
+	wait.For(t, "the declared schema is registered", func() bool {
 		for _, sc := range fake.Schemas() {
 			if sc.SchemaContent == `{"$schema":"http://json-schema.org/draft-07/schema#","title":"declared","type":"object"}` {
 				return true
@@ -373,23 +314,23 @@ func TestAkriConnector(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
-	eventually(t, "notifications set again after the session was lost", func() bool {
+	wait.For(t, "notifications set again after the session was lost", func() bool {
 		return len(fake.Calls("setNotificationPreferenceForDeviceUpdates")) > before
 	})
-	n := in.count("plant/thermostat-1b")
-	eventually(t, "messages flow again after the broker restart", func() bool { return in.count("plant/thermostat-1b") > n })
+	n := len(in.On("plant/thermostat-1b"))
+	wait.For(t, "messages flow again after the broker restart", func() bool { return len(in.On("plant/thermostat-1b")) > n })
 
 	// An asset removed from the mounted list stops.
 	writeAssignments(t, names, map[string]string{"thermostat_rest": "thermostat-1\n"})
-	eventually(t, "the unassigned asset stops", func() bool {
-		n := in.count("plant/broken")
+	wait.For(t, "the unassigned asset stops", func() bool {
+		n := len(in.On("plant/broken"))
 		time.Sleep(600 * time.Millisecond)
-		return in.count("plant/broken") == n
+		return len(in.On("plant/broken")) == n
 	})
 
 	// A device that stops answering makes its dataset unavailable.
 	device.Close()
-	eventually(t, "dataset health Unavailable", func() bool {
+	wait.For(t, "dataset health Unavailable", func() bool {
 		for _, h := range fake.Health() {
 			if h.Name == "datasetRuntimeHealthEvent" && strings.Contains(string(h.Payload), `"Unavailable"`) {
 				return true
@@ -438,7 +379,7 @@ func TestAkriMappingReload(t *testing.T) {
 		o.Planner, o.MappingPaths, o.ReloadPlanner = planner, []string{dir}, loader.MappingPlanner
 	})
 	last := func() map[string]any {
-		msgs := h.in.on("plant/mapped")
+		msgs := h.in.On("plant/mapped")
 		if len(msgs) == 0 {
 			return nil
 		}
@@ -446,21 +387,21 @@ func TestAkriMappingReload(t *testing.T) {
 		_ = json.Unmarshal(msgs[len(msgs)-1].Payload, &v)
 		return v
 	}
-	eventually(t, "version 1 messages", func() bool { return last()["v"] == 1.0 })
+	wait.For(t, "version 1 messages", func() bool { return last()["v"] == 1.0 })
 
 	write("{v: 2, t: .currentTemperature}")
-	eventually(t, "version 2 messages", func() bool { return last()["v"] == 2.0 })
+	wait.For(t, "version 2 messages", func() bool { return last()["v"] == 2.0 })
 
 	write("{v: 3, t: .currentTemperature")
-	eventually(t, "the broken edit reported on the asset", func() bool {
+	wait.For(t, "the broken edit reported on the asset", func() bool {
 		s, _ := h.fake.AssetStatus("mapped")
 		return s.Config != nil && s.Config.Error != nil && strings.Contains(s.Config.Error.Message, "the mapping files could not be reloaded, the last good version keeps running")
 	})
-	n := h.in.count("plant/mapped")
-	eventually(t, "version 2 keeps running", func() bool { return h.in.count("plant/mapped") > n+2 && last()["v"] == 2.0 })
+	n := len(h.in.On("plant/mapped"))
+	wait.For(t, "version 2 keeps running", func() bool { return len(h.in.On("plant/mapped")) > n+2 && last()["v"] == 2.0 })
 
 	write("{v: 4, t: .currentTemperature}")
-	eventually(t, "the fix clears the error and takes effect", func() bool {
+	wait.For(t, "the fix clears the error and takes effect", func() bool {
 		s, _ := h.fake.AssetStatus("mapped")
 		return last()["v"] == 4.0 && s.Config != nil && s.Config.Error == nil
 	})
@@ -498,11 +439,11 @@ func TestAkriCredentialRotation(t *testing.T) {
 		}},
 		vars: map[string]string{"DEVICE_ENDPOINT_CREDENTIALS_MOUNT_PATH": creds},
 	})
-	eventually(t, "messages with the first password", func() bool { return h.in.count("plant/guarded") > 0 })
+	wait.For(t, "messages with the first password", func() bool { return len(h.in.On("plant/guarded")) > 0 })
 
 	// The device's password changes, then the mounted secret follows.
 	accepted.Store("second-password")
-	eventually(t, "the device refuses the old password", func() bool {
+	wait.For(t, "the device refuses the old password", func() bool {
 		for _, hr := range h.fake.Health() {
 			if hr.Name == "datasetRuntimeHealthEvent" && strings.Contains(string(hr.Payload), "401") {
 				return true
@@ -510,7 +451,7 @@ func TestAkriCredentialRotation(t *testing.T) {
 		}
 		return false
 	})
-	n := h.in.count("plant/guarded")
+	n := len(h.in.On("plant/guarded"))
 	writeSecret("password", "second-password")
-	eventually(t, "messages with the rotated password", func() bool { return h.in.count("plant/guarded") > n+2 })
+	wait.For(t, "messages with the rotated password", func() bool { return len(h.in.On("plant/guarded")) > n+2 })
 }

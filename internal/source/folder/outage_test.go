@@ -1,17 +1,14 @@
 package folder_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
+	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/fstest"
@@ -24,7 +21,9 @@ import (
 	"github.com/http-connector/http-connector/internal/publish"
 	"github.com/http-connector/http-connector/internal/settings"
 	"github.com/http-connector/http-connector/internal/source/folder"
+	"github.com/http-connector/http-connector/internal/testing/logbuf"
 	"github.com/http-connector/http-connector/internal/testing/mosquitto"
+	"github.com/http-connector/http-connector/internal/testing/mqtttest"
 	"github.com/http-connector/http-connector/internal/testing/wait"
 )
 
@@ -111,71 +110,42 @@ spec:
 
 // seqSubscriber records the sequence numbers it receives, in order. Its
 // session outlives disconnections.
-type seqSubscriber struct {
-	mu  sync.Mutex
-	got []int
-}
+type seqSubscriber struct{ in *mqtttest.Inbox }
 
 func subscribeSeq(t *testing.T, brokerURL, clientID string) *seqSubscriber {
 	t.Helper()
-	u, _ := url.Parse(brokerURL)
-	s := &seqSubscriber{}
-	c, err := mqttclient.Connect(context.Background(), mqttclient.Options{
+	c := mqtttest.Connect(t, brokerURL, clientID, func(o *mqttclient.Options) {
 		// Mosquitto 2.0 does not save the session of a client that
 		// connected with clean start, whatever its expiry: the broker is
 		// new, so there is no old session to clean anyway.
-		Servers: []*url.URL{u}, ClientID: clientID, KeepAlive: 5, SessionExpiry: 600, CleanStart: false,
-		MaxBackoff: 250 * time.Millisecond, Logger: zerolog.Nop(),
+		o.KeepAlive, o.SessionExpiry, o.CleanStart = 5, 600, false
+		o.MaxBackoff = 250 * time.Millisecond
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_ = c.Close(ctx)
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := c.AwaitConnection(ctx); err != nil {
-		t.Fatalf("subscriber: %v", err)
-	}
-	err = c.Subscribe(ctx, "outage/#", 1, func(m mqttclient.Message) {
-		var v struct{ Seq int }
-		if json.Unmarshal(m.Payload, &v) != nil {
-			return
-		}
-		s.mu.Lock()
-		s.got = append(s.got, v.Seq)
-		s.mu.Unlock()
-	})
-	if err != nil {
-		t.Fatalf("subscribe: %v", err)
-	}
-	return s
+	return &seqSubscriber{mqtttest.Subscribe(t, c, "outage/#")}
 }
 
+// seqs are the sequence numbers received, in order.
 func (s *seqSubscriber) seqs() []int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]int(nil), s.got...)
+	var out []int
+	for _, m := range s.in.All() {
+		var v struct{ Seq int }
+		if json.Unmarshal(m.Payload, &v) == nil {
+			out = append(out, v.Seq)
+		}
+	}
+	return out
 }
 
 // waitSeq waits until a sequence number of at least n arrived.
-func (s *seqSubscriber) waitSeq(t *testing.T, n int, timeout time.Duration) {
+func (s *seqSubscriber) waitSeq(t *testing.T, n int) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		for _, v := range s.seqs() {
-			if v >= n {
-				return
-			}
+	wait.Until(t, fmt.Sprintf("sequence number %d or above", n), func() error {
+		got := s.seqs()
+		if slices.ContainsFunc(got, func(v int) bool { return v >= n }) {
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no sequence number %d or above within %v (got %v)", n, timeout, s.seqs())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return fmt.Errorf("got %v", got)
+	})
 }
 
 // analyse checks the order of first arrivals and returns the sequence
@@ -205,7 +175,7 @@ func analyse(t *testing.T, got []int) (missing []int, highest int) {
 
 // outageRun is a connector run with its logs.
 type outageRun struct {
-	logs *logLines
+	logs *logbuf.Buffer
 	done chan error
 	stop context.CancelFunc
 	over bool // finish has seen Run return
@@ -213,7 +183,7 @@ type outageRun struct {
 
 func startOutageRun(t *testing.T, s *settings.Settings, cfg fstest.MapFS) *outageRun {
 	t.Helper()
-	r := &outageRun{logs: &logLines{}, done: make(chan error, 1)}
+	r := &outageRun{logs: &logbuf.Buffer{}, done: make(chan error, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	r.stop = cancel
 	ready := make(chan struct{})
@@ -255,12 +225,12 @@ func (r *outageRun) finish(t *testing.T) map[string]any {
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("connector logs:\n%s", r.logs.text())
+			t.Logf("connector logs:\n%s", r.logs.String())
 		}
 	})
-	st := r.logs.find("publisher stopped")
+	st := find(r.logs, "publisher stopped")
 	if st == nil {
-		t.Fatalf("no publisher totals in the logs:\n%s", r.logs.text())
+		t.Fatalf("no publisher totals in the logs:\n%s", r.logs.String())
 	}
 	return st
 }
@@ -297,7 +267,7 @@ func TestBrokerOutage(t *testing.T) {
 			s.PublishQueueSize, s.PublishOverflow = tt.bound, tt.overflow
 			run := startOutageRun(t, s, outageConfig(device.srv.URL))
 
-			sub.waitSeq(t, 10, 5*time.Second)
+			sub.waitSeq(t, 10)
 			// The subscriber's session must survive the kill.
 			saved(t, broker, subscribed)
 			broker.Kill()
@@ -313,7 +283,7 @@ func TestBrokerOutage(t *testing.T) {
 				t.Fatalf("only %d samples during the outage", produced)
 			}
 			// Fresh messages after the restart: the backlog is through.
-			sub.waitSeq(t, int(restartedAt)+10, 10*time.Second)
+			sub.waitSeq(t, int(restartedAt)+10)
 			totals := run.finish(t)
 
 			missing, highest := analyse(t, sub.seqs())
@@ -360,7 +330,7 @@ func TestBrokerOutage(t *testing.T) {
 					t.Errorf("drop newest lost %v after keeping %d messages of the outage (after %d), want the bound %d", missing, kept, delivered, tt.bound)
 				}
 			}
-			if n := run.logs.count("publish queue full; dropping messages"); n != 1 {
+			if n := run.logs.Count("publish queue full; dropping messages"); n != 1 {
 				t.Errorf("queue overflow logged %d times in one outage, want 1", n)
 			}
 		})
@@ -378,21 +348,21 @@ func TestShutdownFlushesTheQueue(t *testing.T) {
 	s := outageSettings(broker.URL(), "flush-connector")
 	s.ShutdownTimeout = 10 * time.Second
 	run := startOutageRun(t, s, outageConfig(device.srv.URL))
-	sub.waitSeq(t, 5, 5*time.Second)
+	sub.waitSeq(t, 5)
 	saved(t, broker, subscribed)
 	broker.Kill()
 	killedAt := device.last.Load()
 	wait.For(t, "10 samples during the outage", func() bool { return device.last.Load()-killedAt >= 10 })
 	run.stop() // as SIGTERM does: the samplers stop and the flush begins
 	// The broker comes back during the flush, once the samplers stopped.
-	wait.For(t, "the samplers stopped", func() bool { return run.logs.count("stopped") == 1 })
+	wait.For(t, "the samplers stopped", func() bool { return run.logs.Count("stopped") == 1 })
 	restart(t, broker)
 	totals := run.finish(t)
 	queued, delivered, left := int(totals["queued"].(float64)), int(totals["delivered"].(float64)), int(totals["left"].(float64))
 	if left != 0 || delivered != queued {
 		t.Fatalf("after shutdown: %d queued, %d delivered, %d left; want all delivered", queued, delivered, left)
 	}
-	sub.waitSeq(t, queued, 5*time.Second)
+	sub.waitSeq(t, queued)
 	if missing, _ := analyse(t, sub.seqs()); len(missing) != 0 {
 		t.Errorf("missing %v after a flushed shutdown", missing)
 	}
@@ -411,7 +381,7 @@ func TestSpoolKeepsMessagesAcrossRestarts(t *testing.T) {
 	s.SpoolDir = spool
 	s.ShutdownTimeout = 200 * time.Millisecond
 	first := startOutageRun(t, s, outageConfig(device.srv.URL))
-	sub.waitSeq(t, 5, 5*time.Second)
+	sub.waitSeq(t, 5)
 	saved(t, broker, subscribed)
 	broker.Kill()
 	killedAt := device.last.Load()
@@ -421,14 +391,14 @@ func TestSpoolKeepsMessagesAcrossRestarts(t *testing.T) {
 	if left < 5 {
 		t.Fatalf("%d messages left in the queue after the outage, want several", left)
 	}
-	if n := first.logs.count("publish queue not flushed"); n != 1 {
-		t.Errorf("unflushed queue logged %d times, want 1:\n%s", n, first.logs.text())
+	if n := first.logs.Count("publish queue not flushed"); n != 1 {
+		t.Errorf("unflushed queue logged %d times, want 1:\n%s", n, first.logs.String())
 	}
 
 	restart(t, broker)
 	stoppedAt := device.last.Load()
 	second := startOutageRun(t, s, outageConfig(device.srv.URL))
-	sub.waitSeq(t, int(stoppedAt)+5, 10*time.Second)
+	sub.waitSeq(t, int(stoppedAt)+5)
 	totals = second.finish(t)
 	if replayed := int(totals["replayed"].(float64)); replayed != left {
 		t.Errorf("the second run replayed %d messages, want the %d left by the first", replayed, left)
@@ -450,51 +420,12 @@ func TestSpoolKeepsMessagesAcrossRestarts(t *testing.T) {
 	}
 }
 
-// logLines collects JSON log lines.
-type logLines struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logLines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logLines) text() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func (l *logLines) records() []map[string]any {
-	var out []map[string]any
-	dec := json.NewDecoder(strings.NewReader(l.text()))
-	for {
-		var rec map[string]any
-		if err := dec.Decode(&rec); err == io.EOF || err != nil {
-			return out
-		}
-		out = append(out, rec)
-	}
-}
-
-func (l *logLines) find(msg string) map[string]any {
-	for _, r := range l.records() {
+// find is the first log record with the message msg, or nil.
+func find(logs *logbuf.Buffer, msg string) map[string]any {
+	for _, r := range logs.Records() {
 		if r["message"] == msg {
 			return r
 		}
 	}
 	return nil
-}
-
-func (l *logLines) count(msg string) int {
-	n := 0
-	for _, r := range l.records() {
-		if r["message"] == msg {
-			n++
-		}
-	}
-	return n
 }

@@ -1,7 +1,6 @@
 package folder_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +18,9 @@ import (
 	"github.com/http-connector/http-connector/internal/connector"
 	"github.com/http-connector/http-connector/internal/settings"
 	"github.com/http-connector/http-connector/internal/source/folder"
+	"github.com/http-connector/http-connector/internal/testing/logbuf"
+	"github.com/http-connector/http-connector/internal/testing/mqtttest"
+	"github.com/http-connector/http-connector/internal/testing/wait"
 )
 
 const reloadDevice = `apiVersion: namespaces.deviceregistry.microsoft.com/v1
@@ -66,36 +67,6 @@ func aliasBomb(levels int) string {
 	return b.String()
 }
 
-// syncBuffer is a log sink for a logger used by several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// waitFor polls cond until it holds or the time is up.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s within %v", what, timeout)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // writeFile replaces a file the way editors do: a new file renamed over it.
 func writeFile(t *testing.T, path, text string) {
 	t.Helper()
@@ -130,12 +101,12 @@ func TestReloadMappingFile(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "asset.yaml"), fmt.Sprintf(reloadAsset, "site/t1"))
 	writeFile(t, mappingFile, fmt.Sprintf(reloadMapping, 1))
 
-	sub := subscribe(t, b.URL(), "site/#")
+	sub := mqtttest.Listen(t, b.URL(), "test-subscriber-"+t.Name(), "site/#")
 	s := settings.Defaults()
 	s.Broker = b.URL()
 	s.ClientID = "connector-reload"
 	s.Config = dir
-	var logs syncBuffer
+	var logs logbuf.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -159,10 +130,9 @@ func TestReloadMappingFile(t *testing.T) {
 		topic   string
 	}
 	messages := func(from int) []message {
-		sub.mu.Lock()
-		defer sub.mu.Unlock()
+		msgs := sub.All()
 		var out []message
-		for _, m := range sub.msgs[min(from, len(sub.msgs)):] {
+		for _, m := range msgs[min(from, len(msgs)):] {
 			var msg message
 			if err := json.Unmarshal(m.Payload, &msg); err != nil {
 				t.Errorf("message %s: %v", m.Payload, err)
@@ -172,24 +142,20 @@ func TestReloadMappingFile(t *testing.T) {
 		}
 		return out
 	}
-	count := func() int {
-		sub.mu.Lock()
-		defer sub.mu.Unlock()
-		return len(sub.msgs)
-	}
+	count := sub.Len
 
-	first := sub.wait(t, 1, 5*time.Second)
+	first := sub.Wait(t, 1)
 	if got := string(first[0].Payload); got != `{"desired":72.5,"site":"berlin","version":1}` {
 		t.Fatalf("first message: got %s, want the mapping file's version 1 with the asset attribute", got)
 	}
 
 	// A broken edit: reported once, version 1 keeps running.
 	writeFile(t, mappingFile, strings.Replace(fmt.Sprintf(reloadMapping, 2), "desired: .desiredTemperature}", "desired: .desiredTemperature", 1))
-	waitFor(t, "report of the broken mapping", 5*time.Second, func() bool {
+	wait.For(t, "report of the broken mapping", func() bool {
 		return strings.Contains(logs.String(), "configuration change not applied")
 	})
 	mark := count()
-	waitFor(t, "messages after the broken edit", 5*time.Second, func() bool { return count() >= mark+3 })
+	wait.For(t, "messages after the broken edit", func() bool { return count() >= mark+3 })
 	for _, m := range messages(mark) {
 		if m.Version != 1 {
 			t.Fatalf("after a broken edit: got version %d, want the last good version 1", m.Version)
@@ -205,14 +171,14 @@ func TestReloadMappingFile(t *testing.T) {
 	// An alias bomb: refused with its file and line, and version 1 keeps
 	// running (the process does not read it until it runs out of memory).
 	writeFile(t, mappingFile, aliasBomb(9))
-	waitFor(t, "report of the alias bomb", 5*time.Second, func() bool {
+	wait.For(t, "report of the alias bomb", func() bool {
 		return strings.Contains(logs.String(), "YAML aliases expand to more than 100000 values")
 	})
 	if !strings.Contains(logs.String(), `mappings/site.yaml:6:45: x4[7]: YAML aliases expand to more than 100000 values`) {
 		t.Errorf("the alias bomb is not reported with its file and line:\n%s", logs.String())
 	}
 	mark = count()
-	waitFor(t, "messages after the alias bomb", 5*time.Second, func() bool { return count() >= mark+3 })
+	wait.For(t, "messages after the alias bomb", func() bool { return count() >= mark+3 })
 	for _, m := range messages(mark) {
 		if m.Version != 1 {
 			t.Fatalf("after an alias bomb: got version %d, want the last good version 1", m.Version)
@@ -222,7 +188,7 @@ func TestReloadMappingFile(t *testing.T) {
 	// The fixed edit: the next messages are version 2, and no version 1
 	// follows the first of them.
 	writeFile(t, mappingFile, fmt.Sprintf(reloadMapping, 2))
-	waitFor(t, "a message of version 2", 5*time.Second, func() bool {
+	wait.For(t, "a message of version 2", func() bool {
 		for _, m := range messages(mark) {
 			if m.Version == 2 {
 				return true
@@ -244,7 +210,7 @@ func TestReloadMappingFile(t *testing.T) {
 	// A resource file change: a new topic.
 	writeFile(t, filepath.Join(dir, "asset.yaml"), fmt.Sprintf(reloadAsset, "site/t1-renamed"))
 	mark = count()
-	waitFor(t, "a message on the new topic", 5*time.Second, func() bool {
+	wait.For(t, "a message on the new topic", func() bool {
 		for _, m := range messages(mark) {
 			if m.topic == "site/t1-renamed" {
 				return true

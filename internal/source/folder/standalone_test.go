@@ -7,9 +7,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -19,75 +17,11 @@ import (
 	"github.com/http-connector/http-connector/examples/thermostat"
 	"github.com/http-connector/http-connector/internal/broker"
 	"github.com/http-connector/http-connector/internal/connector"
-	"github.com/http-connector/http-connector/internal/mqttclient"
 	"github.com/http-connector/http-connector/internal/settings"
 	"github.com/http-connector/http-connector/internal/source/folder"
 	"github.com/http-connector/http-connector/internal/testing/mosquitto"
+	"github.com/http-connector/http-connector/internal/testing/mqtttest"
 )
-
-// subscriber collects the messages of one topic filter.
-type subscriber struct {
-	mu   sync.Mutex
-	msgs []received
-	got  chan struct{}
-}
-
-type received struct {
-	mqttclient.Message
-	at time.Time
-}
-
-func subscribe(t *testing.T, brokerURL, filter string) *subscriber {
-	t.Helper()
-	u, err := url.Parse(brokerURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	c, err := mqttclient.Connect(ctx, mqttclient.Options{Servers: []*url.URL{u}, ClientID: "test-subscriber-" + t.Name(), KeepAlive: 30, CleanStart: true, Logger: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = c.Close(ctx)
-	})
-	s := &subscriber{got: make(chan struct{}, 1000)}
-	if err := c.Subscribe(ctx, filter, 1, func(m mqttclient.Message) {
-		s.mu.Lock()
-		s.msgs = append(s.msgs, received{m, time.Now()})
-		s.mu.Unlock()
-		s.got <- struct{}{}
-	}); err != nil {
-		t.Fatal(err)
-	}
-	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := c.AwaitConnection(wctx); err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func (s *subscriber) wait(t *testing.T, n int, timeout time.Duration) []received {
-	t.Helper()
-	deadline := time.After(timeout)
-	for {
-		s.mu.Lock()
-		if len(s.msgs) >= n {
-			out := append([]received(nil), s.msgs...)
-			s.mu.Unlock()
-			return out
-		}
-		s.mu.Unlock()
-		select {
-		case <-s.got:
-		case <-deadline:
-			t.Fatalf("got %d messages in %v, want %d", len(s.msgs), timeout, n)
-		}
-	}
-}
 
 // runConnector runs the standalone connector until the test ends.
 func runConnector(t *testing.T, cfg fs.FS, brokerURL string) {
@@ -132,10 +66,10 @@ func TestThermostatWalkthrough(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			sub := subscribe(t, brokerURL, "machine/#")
+			sub := mqtttest.Listen(t, brokerURL, "test-subscriber-"+t.Name(), "machine/#")
 			runConnector(t, fsys, brokerURL)
 
-			msgs := sub.wait(t, 2, 12*time.Second)
+			msgs := sub.Wait(t, 2)
 			for _, m := range msgs[:2] {
 				if m.Topic != "machine/thermostat1/status" {
 					t.Errorf("topic: got %q", m.Topic)
@@ -163,7 +97,7 @@ func TestThermostatWalkthrough(t *testing.T) {
 					}
 				}
 			}
-			if gap := msgs[1].at.Sub(msgs[0].at); gap < 3500*time.Millisecond || gap > 4500*time.Millisecond {
+			if gap := msgs[1].At.Sub(msgs[0].At); gap < 3500*time.Millisecond || gap > 4500*time.Millisecond {
 				t.Errorf("messages %v apart, want the 4 s sampling interval", gap)
 			}
 		})
@@ -213,16 +147,16 @@ spec:
       destinations: [{target: Mqtt, configuration: {topic: out/%[1]d}}]
 `, i, addr)
 	}
-	sub := subscribe(t, b.URL(), "out/#")
+	sub := mqtttest.Listen(t, b.URL(), "test-subscriber-"+t.Name(), "out/#")
 	runConnector(t, fstest.MapFS{"all.yaml": {Data: []byte(resources)}}, b.URL())
 
-	msgs := sub.wait(t, 10, 5*time.Second)
+	msgs := sub.Wait(t, 10)
 	for i, m := range msgs {
 		if m.Topic != "out/1" {
 			t.Fatalf("message from %s: the hanging device published", m.Topic)
 		}
 		if i > 0 {
-			if gap := m.at.Sub(msgs[i-1].at); gap > 350*time.Millisecond {
+			if gap := m.At.Sub(msgs[i-1].At); gap > 350*time.Millisecond {
 				t.Errorf("healthy asset: %v between samples %d and %d, want about 200 ms", gap, i-1, i)
 			}
 		}

@@ -4,71 +4,22 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
-	"github.com/rs/zerolog"
 
 	"github.com/http-connector/http-connector/internal/adr"
-	"github.com/http-connector/http-connector/internal/broker"
 	"github.com/http-connector/http-connector/internal/mqttclient"
 	"github.com/http-connector/http-connector/internal/testing/adrfake"
+	"github.com/http-connector/http-connector/internal/testing/mqtttest"
 	"github.com/http-connector/http-connector/internal/testing/reference"
 )
 
 var referenceDir = reference.Dir()
-
-// clients closes the MQTT clients of a test after its broker: mochi v2.7.9
-// can deadlock in Close (a recursive read lock in Clients.GetByListener) when
-// a client disconnects at the same moment, so the broker goes first while the
-// clients are idle.
-type clients struct {
-	mu   sync.Mutex
-	list []*mqttclient.Client
-}
-
-func closeAll(t *testing.T, closeBroker func() error) *clients {
-	cs := &clients{}
-	t.Cleanup(func() {
-		_ = closeBroker()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		cs.mu.Lock()
-		defer cs.mu.Unlock()
-		for _, c := range cs.list {
-			_ = c.Close(ctx)
-		}
-	})
-	return cs
-}
-
-func (cs *clients) connect(t *testing.T, u *url.URL, id string) *mqttclient.Client {
-	t.Helper()
-	up := make(chan struct{})
-	var once sync.Once
-	c, err := mqttclient.Connect(context.Background(), mqttclient.Options{
-		Servers: []*url.URL{u}, ClientID: id, KeepAlive: 30, CleanStart: true, Logger: zerolog.Nop(),
-		OnConnectionUp: func(context.Context, bool) { once.Do(func() { close(up) }) },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs.mu.Lock()
-	cs.list = append(cs.list, c)
-	cs.mu.Unlock()
-	select {
-	case <-up:
-	case <-time.After(5 * time.Second):
-		t.Fatalf("client %s did not connect", id)
-	}
-	return c
-}
 
 // rig is the fake plus a raw MQTT client that sends hand-made requests.
 type rig struct {
@@ -79,25 +30,17 @@ type rig struct {
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
-	b, err := broker.Start(broker.Options{Address: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs := closeAll(t, b.Close)
-	u, err := url.Parse(b.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := mqtttest.Embedded(t)
 	devices := map[string]adr.Device{"dev": {Endpoints: &adr.DeviceEndpoints{Inbound: map[string]adr.InboundEndpoint{
 		"ep": {Address: "http://x", EndpointType: "t"}, "ep2": {Address: "http://y", EndpointType: "t"},
 	}}}}
 	assets := map[string]adr.Asset{"a": {DeviceRef: adr.DeviceRef{DeviceName: "dev", EndpointName: "ep"}}}
-	fake, err := adrfake.Start(context.Background(), cs.connect(t, u, "adr-service"), devices, assets, adrfake.Options{ReferenceDir: referenceDir})
+	fake, err := adrfake.Start(context.Background(), b.Connect(t, "adr-service"), devices, assets, adrfake.Options{ReferenceDir: referenceDir})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(fake.Close)
-	r := &rig{fake: fake, raw: cs.connect(t, u, "tester"), resps: make(chan mqttclient.Message, 10)}
+	r := &rig{fake: fake, raw: b.Connect(t, "tester"), resps: make(chan mqttclient.Message, 10)}
 	if err := r.raw.Subscribe(context.Background(), "clients/tester/#", 1, func(m mqttclient.Message) { r.resps <- m }); err != nil {
 		t.Fatal(err)
 	}
@@ -192,14 +135,13 @@ func TestExecutorRequiresMessageExpiry(t *testing.T) {
 	if err := server.Serve(); err != nil {
 		t.Fatal(err)
 	}
-	cs := closeAll(t, server.Close)
-	u := &url.URL{Scheme: "mqtt", Host: l.Address()}
-	fake, err := adrfake.Start(context.Background(), cs.connect(t, u, "adr-service"), map[string]adr.Device{}, nil, adrfake.Options{})
+	b := mqtttest.CloseFirst(t, "mqtt://"+l.Address(), server.Close)
+	fake, err := adrfake.Start(context.Background(), b.Connect(t, "adr-service"), map[string]adr.Device{}, nil, adrfake.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(fake.Close)
-	raw := cs.connect(t, u, "tester")
+	raw := b.Connect(t, "tester")
 	resps := make(chan mqttclient.Message, 1)
 	if err := raw.Subscribe(context.Background(), "clients/tester/#", 1, func(m mqttclient.Message) { resps <- m }); err != nil {
 		t.Fatal(err)

@@ -1,15 +1,18 @@
 // Package mqtttest connects test clients to a broker and collects what
-// they receive.
+// they receive. A Broker closes the clients connected through it only after
+// itself, the order the embedded broker needs at cleanup.
 package mqtttest
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/http-connector/http-connector/internal/broker"
 	"github.com/http-connector/http-connector/internal/mqttclient"
 	"github.com/http-connector/http-connector/internal/testing/wait"
 )
@@ -27,6 +30,66 @@ type TB interface {
 // client reports itself up: subscriptions made before that are only sent on
 // the next connection. The client is closed when the test ends.
 func Connect(t TB, brokerURL, id string, configure ...func(*mqttclient.Options)) *mqttclient.Client {
+	t.Helper()
+	c := connect(t, brokerURL, id, configure)
+	t.Cleanup(func() { closeClient(c) })
+	return c
+}
+
+// Broker is a broker that a test closes before the clients it connects to
+// it with Connect, while they are idle: the embedded broker (mochi v2.7.9)
+// can deadlock in Close, on a recursive read lock in
+// Clients.GetByListener, when a client disconnects at the same moment.
+type Broker struct {
+	url     string
+	mu      sync.Mutex
+	clients []*mqttclient.Client
+}
+
+// Embedded starts the embedded broker on a free loopback port; it is closed
+// when the test ends, before its clients.
+func Embedded(t TB) *Broker {
+	t.Helper()
+	b, err := broker.Start(broker.Options{Address: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return CloseFirst(t, b.URL(), b.Close)
+}
+
+// CloseFirst takes on the broker at brokerURL, which close stops: when the
+// test ends, close is called first, then the clients connected with
+// b.Connect are closed. Cleanups registered after CloseFirst run before
+// both.
+func CloseFirst(t TB, brokerURL string, close func() error) *Broker {
+	b := &Broker{url: brokerURL}
+	t.Cleanup(func() {
+		_ = close()
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		for _, c := range b.clients {
+			closeClient(c)
+		}
+	})
+	return b
+}
+
+// URL is the broker's mqtt:// address.
+func (b *Broker) URL() string { return b.url }
+
+// Connect is the package's Connect to b, with the client closed after b.
+func (b *Broker) Connect(t TB, id string, configure ...func(*mqttclient.Options)) *mqttclient.Client {
+	t.Helper()
+	c := connect(t, b.url, id, configure)
+	b.mu.Lock()
+	b.clients = append(b.clients, c)
+	b.mu.Unlock()
+	return c
+}
+
+// connect is Connect without the cleanup; a client that does not come up
+// is closed.
+func connect(t TB, brokerURL, id string, configure []func(*mqttclient.Options)) *mqttclient.Client {
 	t.Helper()
 	u, err := url.Parse(brokerURL)
 	if err != nil {
@@ -52,17 +115,19 @@ func Connect(t TB, brokerURL, id string, configure ...func(*mqttclient.Options))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = c.Close(ctx)
-	})
 	select {
 	case <-up:
 	case <-time.After(wait.Timeout):
+		closeClient(c)
 		t.Fatalf("client %s did not connect to %s", id, brokerURL)
 	}
 	return c
+}
+
+func closeClient(c *mqttclient.Client) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = c.Close(ctx)
 }
 
 // Received is a message with the time it arrived.
@@ -133,6 +198,11 @@ func (in *Inbox) Len() int {
 // Wait waits for n messages and returns every message so far.
 func (in *Inbox) Wait(t TB, n int) []Received {
 	t.Helper()
-	wait.For(t, "messages", func() bool { return in.Len() >= n })
+	wait.Until(t, fmt.Sprintf("%d messages", n), func() error {
+		if got := in.Len(); got < n {
+			return fmt.Errorf("got %d", got)
+		}
+		return nil
+	})
 	return in.All()
 }

@@ -28,3 +28,21 @@ func For(t TB, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// Until is For with a check that says why it does not hold yet: it polls
+// check every 10 ms until it returns nil, and fails t with the last error
+// if that does not happen within Timeout.
+func Until(t TB, what string, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(Timeout)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within %v: %v", what, Timeout, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
