@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -27,31 +26,75 @@ import (
 // trace level, with devices that accept and refuse them, and scans
 // everything written for the secrets.
 func TestSecretsNeverShow(t *testing.T) {
-	const (
-		user           = "svc-reader"
-		password       = "pw-Qx7vL2mZ9sT4"
-		brokerPassword = "broker-pw-Hn3Kd8Wq"
-	)
-	token := base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
+	f := newSecretsFixture(t)
+	if code, stdout, stderr := f.cli(context.Background(), "validate"); code != exitOK {
+		t.Fatalf("validate: exit %d\n%s%s", code, stdout, stderr)
+	}
+	for _, asset := range []string{"basic", "refusing", "mtls", "mismatch"} {
+		for _, format := range []string{"console", "json"} {
+			f.cli(context.Background(), "try", "--asset", asset, "--log-format", format)
+		}
+	}
+	// The working devices must really have been reached with the secrets.
+	if _, stdout, _ := f.cli(context.Background(), "try", "--asset", "basic"); !strings.Contains(stdout, "21.5") {
+		t.Errorf("try did not reach the password-protected device:\n%s", stdout)
+	}
+	if _, stdout, _ := f.cli(context.Background(), "try", "--asset", "mtls"); !strings.Contains(stdout, "1013") {
+		t.Errorf("try did not reach the mTLS device:\n%s", stdout)
+	}
+	for _, format := range []string{"console", "json"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+		code, _, stderr := f.cli(ctx, "run", "--log-format", format)
+		cancel()
+		if code != exitOK {
+			t.Errorf("run --log-format %s: exit %d\n%s", format, code, stderr)
+		}
+		for _, want := range []string{"HTTP 401 Unauthorized", "private key does not match public key"} {
+			if !strings.Contains(stderr, want) {
+				t.Errorf("run --log-format %s: the logs do not say %q: the test does not exercise the failures", format, want)
+			}
+		}
+	}
+	f.noLeaks(t)
+}
+
+const (
+	secretUser           = "svc-reader"
+	secretPassword       = "pw-Qx7vL2mZ9sT4"
+	secretBrokerPassword = "broker-pw-Hn3Kd8Wq"
+)
+
+// secretsFixture is a configuration whose devices need secrets, the
+// devices, and the output of every command run on it.
+type secretsFixture struct {
+	dir     string
+	environ []string
+	leaks   map[string]string // what must never show, by name
+	mu      sync.Mutex
+	out     bytes.Buffer
+}
+
+// newSecretsFixture starts a device that wants the password, one that
+// refuses it, and one that wants the client certificate over TLS, and
+// writes their configuration and secrets.
+func newSecretsFixture(t *testing.T) *secretsFixture {
+	t.Helper()
 	client := testcert.Leaf(t, "connector", nil)
 	certPEM, keyPEM := string(client.CertPEM()), string(client.KeyPEM(t))
 	otherKeyPEM := string(testcert.Leaf(t, "other", nil).KeyPEM(t))
-
-	// A device that wants the password, one that refuses it, and one that
-	// wants the client certificate over TLS.
 	basic := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if u, p, ok := r.BasicAuth(); !ok || u != user || p != password {
+		if u, p, ok := r.BasicAuth(); !ok || u != secretUser || p != secretPassword {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
 		io.WriteString(w, `{"temperature": 21.5}`)
 	}))
-	defer basic.Close()
+	t.Cleanup(basic.Close)
 	refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("WWW-Authenticate", `Basic realm="device"`)
 		http.Error(w, "bad credentials", http.StatusUnauthorized)
 	}))
-	defer refusing.Close()
+	t.Cleanup(refusing.Close)
 	mtls := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
 			w.WriteHeader(http.StatusForbidden)
@@ -61,18 +104,18 @@ func TestSecretsNeverShow(t *testing.T) {
 	}))
 	mtls.TLS = &tls.Config{ClientAuth: tls.RequireAnyClientCert}
 	mtls.StartTLS()
-	defer mtls.Close()
+	t.Cleanup(mtls.Close)
 	serverCA := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: mtls.Certificate().Raw})
 
 	dir := t.TempDir()
 	secrets := filepath.Join(dir, "secrets")
-	files := map[string]string{
-		"secrets/creds/user":       user,
+	writeFiles(t, dir, map[string]string{
+		"secrets/creds/user":       secretUser,
 		"secrets/certs/client.crt": certPEM,
 		"secrets/certs/client.key": keyPEM,
 		"secrets/certs/other.key":  otherKeyPEM,
 		"secrets/certs/device-ca":  string(serverCA),
-		"broker-password":          brokerPassword + "\n",
+		"broker-password":          secretBrokerPassword + "\n",
 		"config/devices.yaml": secretDevice("basic", basic.URL, "UsernamePassword", "") + "---\n" +
 			secretDevice("refusing", refusing.URL, "UsernamePassword", "") + "---\n" +
 			secretDevice("mtls", mtls.URL, "Certificate", "certs/client.key") + "---\n" +
@@ -86,80 +129,49 @@ secrets:
   env:
     creds/pass: DEVICE_PASSWORD
 `, filepath.Join(dir, "broker-password"), secrets),
-	}
-	for name, data := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	environ := []string{
-		"DEVICE_PASSWORD=" + password,
-		"HTTP_CONNECTOR_EMBEDDED_BROKER=127.0.0.1:0",
-		"HTTP_CONNECTOR_SETTINGS=" + filepath.Join(dir, "settings.yaml"),
-	}
-	common := []string{"--config", filepath.Join(dir, "config"), "--log-level", "trace"}
-
-	var out bytes.Buffer
-	var mu sync.Mutex
-	record := func(what string, code int, stdout, stderr string) {
-		mu.Lock()
-		defer mu.Unlock()
-		fmt.Fprintf(&out, "### %s (exit %d)\n%s%s", what, code, stdout, stderr)
-	}
-	cli := func(ctx context.Context, args ...string) (int, string, string) {
-		var o, e logbuf.Buffer // written from the connector's goroutines
-		code := run(ctx, args, environ, &o, &e)
-		record(strings.Join(args[:1], " "), code, o.String(), e.String())
-		return code, o.String(), e.String()
-	}
-
-	if code, stdout, stderr := cli(context.Background(), append([]string{"validate"}, common...)...); code != exitOK {
-		t.Fatalf("validate: exit %d\n%s%s", code, stdout, stderr)
-	}
-	for _, asset := range []string{"basic", "refusing", "mtls", "mismatch"} {
-		for _, format := range []string{"console", "json"} {
-			cli(context.Background(), append([]string{"try", "--asset", asset, "--log-format", format}, common...)...)
-		}
-	}
-	// The working devices must really have been reached with the secrets.
-	if _, stdout, _ := cli(context.Background(), append([]string{"try", "--asset", "basic"}, common...)...); !strings.Contains(stdout, "21.5") {
-		t.Errorf("try did not reach the password-protected device:\n%s", stdout)
-	}
-	if _, stdout, _ := cli(context.Background(), append([]string{"try", "--asset", "mtls"}, common...)...); !strings.Contains(stdout, "1013") {
-		t.Errorf("try did not reach the mTLS device:\n%s", stdout)
-	}
-	for _, format := range []string{"console", "json"} {
-		ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
-		code, _, stderr := cli(ctx, append([]string{"run", "--log-format", format}, common...)...)
-		cancel()
-		if code != exitOK {
-			t.Errorf("run --log-format %s: exit %d\n%s", format, code, stderr)
-		}
-		for _, want := range []string{"HTTP 401 Unauthorized", "private key does not match public key"} {
-			if !strings.Contains(stderr, want) {
-				t.Errorf("run --log-format %s: the logs do not say %q: the test does not exercise the failures", format, want)
-			}
-		}
-	}
-
-	all := out.String()
-	leaks := map[string]string{
-		"the password":          password,
-		"the Basic credentials": token,
-		"the broker password":   brokerPassword,
-		"the client key":        pemBody(keyPEM),
-		"the mismatched key":    pemBody(otherKeyPEM),
+	})
+	f := &secretsFixture{
+		dir: dir,
+		environ: []string{
+			"DEVICE_PASSWORD=" + secretPassword,
+			"HTTP_CONNECTOR_EMBEDDED_BROKER=127.0.0.1:0",
+			"HTTP_CONNECTOR_SETTINGS=" + filepath.Join(dir, "settings.yaml"),
+		},
+		leaks: map[string]string{
+			"the password":          secretPassword,
+			"the Basic credentials": base64.StdEncoding.EncodeToString([]byte(secretUser + ":" + secretPassword)),
+			"the broker password":   secretBrokerPassword,
+			"the client key":        pemBody(keyPEM),
+			"the mismatched key":    pemBody(otherKeyPEM),
+		},
 	}
 	for _, line := range strings.Split(keyPEM, "\n") {
 		if len(line) >= 16 && !strings.HasPrefix(line, "-----") {
-			leaks["a line of the client key"] = line
+			f.leaks["a line of the client key"] = line
 		}
 	}
-	for what, secret := range leaks {
+	return f
+}
+
+// cli runs a command on the fixture's configuration, at trace level, and
+// records its output.
+func (f *secretsFixture) cli(ctx context.Context, args ...string) (int, string, string) {
+	args = append(args, "--config", filepath.Join(f.dir, "config"), "--log-level", "trace")
+	var o, e logbuf.Buffer // written from the connector's goroutines
+	code := run(ctx, args, f.environ, &o, &e)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fmt.Fprintf(&f.out, "### %s (exit %d)\n%s%s", args[0], code, o.String(), e.String())
+	return code, o.String(), e.String()
+}
+
+// noLeaks checks that no secret appears in anything the commands wrote.
+func (f *secretsFixture) noLeaks(t *testing.T) {
+	t.Helper()
+	f.mu.Lock()
+	all := f.out.String()
+	f.mu.Unlock()
+	for what, secret := range f.leaks {
 		if strings.Contains(all, secret) {
 			i := strings.Index(all, secret)
 			t.Errorf("%s appears in the output: …%s…", what, all[max(0, i-200):min(len(all), i+len(secret)+50)])

@@ -209,14 +209,14 @@ func (n *faultNet) silent() string {
 // the healthy one keeps its rhythm.
 func TestFaultsStayInTheirDataset(t *testing.T) { synctest.Test(t, testFaultsStayInTheirDataset) }
 
-func testFaultsStayInTheirDataset(t *testing.T) {
-	n := &faultNet{t: t}
-	const interval = 100 * time.Millisecond
-	const maxBody = 64 << 10
-	var hugeWritten atomic.Int64
-	sick := []struct {
-		asset, address, want string
-	}{
+// sickDevice is a device that fails in its own way, and the error its
+// dataset must report.
+type sickDevice struct{ asset, address, want string }
+
+// sickDevices serve on n: slow, silent, cut short, endless, nested too deep,
+// an HTML error page, HTML sent as JSON, binary, and a panicking dataset.
+func sickDevices(n *faultNet, maxBody int, hugeWritten *atomic.Int64) []sickDevice {
+	return []sickDevice{
 		{"slow", n.serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			select {
 			case <-time.After(2 * time.Second):
@@ -259,6 +259,14 @@ func testFaultsStayInTheirDataset(t *testing.T) {
 		})), "GET http://127.0.0.1:*/data: response is neither JSON nor UTF-8 text"},
 		{"panicky", n.counter(), "internal error: mapping blew up"},
 	}
+}
+
+func testFaultsStayInTheirDataset(t *testing.T) {
+	n := &faultNet{t: t}
+	const interval = 100 * time.Millisecond
+	const maxBody = 64 << 10
+	var hugeWritten atomic.Int64
+	sick := sickDevices(n, maxBody, &hugeWritten)
 	files := map[string]string{"steady.yaml": faultAsset("steady", n.counter(), interval)}
 	for _, s := range sick {
 		files[s.asset+".yaml"] = faultAsset(s.asset, s.address, interval)

@@ -113,6 +113,92 @@ func sampleOnce(t *testing.T, ds *plan.Dataset) (*recorder, error) {
 	return rec, s.Failing()
 }
 
+// valueCases are the datasets of TestValues and the messages they give.
+var valueCases = []struct {
+	name, dataset, want string
+}{
+	{
+		name: "member named like the data point, numbers kept as written",
+		dataset: `    - name: d
+      dataPoints:
+        - {name: currentTemperature, dataSource: /api/thermostat/current}
+        - {name: desiredTemperature, dataSource: /api/thermostat/desired}
+`,
+		want: `{"currentTemperature":71.30,"desiredTemperature":72.5}`,
+	},
+	{
+		name: "whole response when no member has the name",
+		dataset: `    - name: d
+      dataSource: /status
+      dataPoints: [{name: everything}, {name: a}]
+`,
+		want: `{"everything":{"a":1,"b":{"c":[1,2]},"big":12345678901234567890},"a":1}`,
+	},
+	{
+		name: "non-JSON bodies become strings, JSON text stays JSON",
+		dataset: `    - name: d
+      dataPoints: [{name: text, dataSource: /text}, {name: number, dataSource: /number}]
+`,
+		want: `{"text":"OK <ready>","number":42}`,
+	},
+	{
+		name: "data point jq with variables",
+		dataset: `    - name: d
+      dataPoints:
+        - name: celsius
+          dataSource: /api/thermostat/current
+          dataPointConfiguration: '{"jq": "(.currentTemperature - 32) * 5 / 9 | . * 10 | round / 10"}'
+        - name: where
+          dataSource: /list
+          dataPointConfiguration: '{"jq": "[$asset, $dataset, $dataPoint, $timestamp]"}'
+`,
+		want: `{"celsius":21.8,"where":["asset-1","d","where","2026-11-27T10:00:00.000Z"]}`,
+	},
+	{
+		name: "dataset jq builds the message",
+		dataset: `    - name: d
+      datasetConfiguration: '{"jq": "{temperature: .currentTemperature, setpoint: .desiredTemperature, asset: $asset, dataset: $dataset, time: $timestamp}"}'
+      dataPoints:
+        - {name: currentTemperature, dataSource: /api/thermostat/current}
+        - {name: desiredTemperature, dataSource: /api/thermostat/desired}
+`,
+		want: `{"asset":"asset-1","dataset":"d","setpoint":72.5,"temperature":71.30,"time":"2026-11-27T10:00:00.000Z"}`,
+	},
+	{
+		name: "dataset without data points publishes the response",
+		dataset: `    - name: d
+      dataSource: /list
+`,
+		want: `[{"v": 1}, {"v": 2}]`,
+	},
+	{
+		name: "dataset jq fans out one message per output",
+		dataset: `    - name: d
+      dataSource: /list
+      datasetConfiguration: '{"jq": ".[] | {reading: .v}"}'
+`,
+		want: `{"reading":1} {"reading":2}`,
+	},
+	{
+		name: "dataset jq that yields nothing publishes nothing",
+		dataset: `    - name: d
+      dataSource: /list
+      datasetConfiguration: '{"jq": ".[] | select(.v > 5)"}'
+`,
+		want: ``,
+	},
+	{
+		name: "POST with body, headers and query",
+		dataset: `    - name: d
+      dataPoints:
+        - name: posted
+          dataSource: /echo
+          dataPointConfiguration: '{"HttpRequestMethod": "POST", "body": {"read": true}, "query": {"unit": "C"}}'
+`,
+		want: `{"posted":true}`,
+	},
+}
+
 func TestValues(t *testing.T) {
 	srv, _ := server(t, map[string]string{
 		"GET /api/thermostat/current": `application/json|{"currentTemperature": 71.30, "unit": "F"}`,
@@ -123,90 +209,7 @@ func TestValues(t *testing.T) {
 		"GET /list":                   `application/json|[{"v": 1}, {"v": 2}]`,
 		"POST /echo?unit=C":           `application/json|{"posted": true}`,
 	})
-	tests := []struct {
-		name, dataset, want string
-	}{
-		{
-			name: "member named like the data point, numbers kept as written",
-			dataset: `    - name: d
-      dataPoints:
-        - {name: currentTemperature, dataSource: /api/thermostat/current}
-        - {name: desiredTemperature, dataSource: /api/thermostat/desired}
-`,
-			want: `{"currentTemperature":71.30,"desiredTemperature":72.5}`,
-		},
-		{
-			name: "whole response when no member has the name",
-			dataset: `    - name: d
-      dataSource: /status
-      dataPoints: [{name: everything}, {name: a}]
-`,
-			want: `{"everything":{"a":1,"b":{"c":[1,2]},"big":12345678901234567890},"a":1}`,
-		},
-		{
-			name: "non-JSON bodies become strings, JSON text stays JSON",
-			dataset: `    - name: d
-      dataPoints: [{name: text, dataSource: /text}, {name: number, dataSource: /number}]
-`,
-			want: `{"text":"OK <ready>","number":42}`,
-		},
-		{
-			name: "data point jq with variables",
-			dataset: `    - name: d
-      dataPoints:
-        - name: celsius
-          dataSource: /api/thermostat/current
-          dataPointConfiguration: '{"jq": "(.currentTemperature - 32) * 5 / 9 | . * 10 | round / 10"}'
-        - name: where
-          dataSource: /list
-          dataPointConfiguration: '{"jq": "[$asset, $dataset, $dataPoint, $timestamp]"}'
-`,
-			want: `{"celsius":21.8,"where":["asset-1","d","where","2026-11-27T10:00:00.000Z"]}`,
-		},
-		{
-			name: "dataset jq builds the message",
-			dataset: `    - name: d
-      datasetConfiguration: '{"jq": "{temperature: .currentTemperature, setpoint: .desiredTemperature, asset: $asset, dataset: $dataset, time: $timestamp}"}'
-      dataPoints:
-        - {name: currentTemperature, dataSource: /api/thermostat/current}
-        - {name: desiredTemperature, dataSource: /api/thermostat/desired}
-`,
-			want: `{"asset":"asset-1","dataset":"d","setpoint":72.5,"temperature":71.30,"time":"2026-11-27T10:00:00.000Z"}`,
-		},
-		{
-			name: "dataset without data points publishes the response",
-			dataset: `    - name: d
-      dataSource: /list
-`,
-			want: `[{"v": 1}, {"v": 2}]`,
-		},
-		{
-			name: "dataset jq fans out one message per output",
-			dataset: `    - name: d
-      dataSource: /list
-      datasetConfiguration: '{"jq": ".[] | {reading: .v}"}'
-`,
-			want: `{"reading":1} {"reading":2}`,
-		},
-		{
-			name: "dataset jq that yields nothing publishes nothing",
-			dataset: `    - name: d
-      dataSource: /list
-      datasetConfiguration: '{"jq": ".[] | select(.v > 5)"}'
-`,
-			want: ``,
-		},
-		{
-			name: "POST with body, headers and query",
-			dataset: `    - name: d
-      dataPoints:
-        - name: posted
-          dataSource: /echo
-          dataPointConfiguration: '{"HttpRequestMethod": "POST", "body": {"read": true}, "query": {"unit": "C"}}'
-`,
-			want: `{"posted":true}`,
-		},
-	}
+	tests := valueCases
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec, err := sampleOnce(t, dataset(t, srv.URL, tt.dataset))

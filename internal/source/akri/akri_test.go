@@ -210,11 +210,27 @@ func TestAkriConnector(t *testing.T) {
 		"thermostat-1": thermostatAsset(1, "plant/thermostat-1", "GET"),
 		"broken":       thermostatAsset(1, "plant/broken", "FETCH"),
 	}, "thermostat-1\nbroken\n", nil)
-	fake, in, ctx, names, device := h.fake, h.in, h.ctx, h.names, h.device
-	b := h.broker
-	var err error
+	h.messagesHaveTheAIOProperties(t)
+	h.schemaIsRegistered(t)
+	h.brokenAssetIsReported(t)
+	h.updatesApply(t)
+	h.brokerRestartSetsNotificationsAgain(t)
+	h.unassignedAndSilentStop(t)
+	if err := h.stop(); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if h.fake.AssetNotifications("thermostat-1") || h.fake.DeviceNotifications("thermostat", "rest") {
+		t.Error("notifications still on after shutdown")
+	}
+	if v := h.fake.Violations(); len(v) > 0 {
+		t.Errorf("protocol violations:\n%s", strings.Join(v, "\n"))
+	}
+}
 
-	// Messages of the valid asset flow, with the AIO properties.
+// Messages of the valid asset flow, with the AIO properties.
+func (h *harness) messagesHaveTheAIOProperties(t *testing.T) {
+	t.Helper()
+	in := h.in
 	wait.For(t, "messages on plant/thermostat-1", func() bool { return len(in.On("plant/thermostat-1")) >= 2 })
 	m := in.On("plant/thermostat-1")[0]
 	var payload map[string]float64
@@ -240,9 +256,13 @@ func TestAkriConnector(t *testing.T) {
 			t.Errorf("user property %s missing", key)
 		}
 	}
+}
 
-	// The schema of the first message is registered and reported, and
-	// later messages name it.
+// The schema of the first message is registered and reported, and later
+// messages name it.
+func (h *harness) schemaIsRegistered(t *testing.T) {
+	t.Helper()
+	fake, in := h.fake, h.in
 	wait.For(t, "schema reference in the asset status", func() bool {
 		s, ok := fake.AssetStatus("thermostat-1")
 		return ok && len(s.Datasets) == 1 && s.Datasets[0].MessageSchemaReference != nil
@@ -257,9 +277,13 @@ func TestAkriConnector(t *testing.T) {
 		got, _ := msgs[len(msgs)-1].Property("dataschema")
 		return got == dataschema
 	})
+}
 
-	// The broken asset's dataset is reported with a message an operator
-	// understands; nothing of it is published.
+// The broken asset's dataset is reported with a message an operator
+// understands; nothing of it is published.
+func (h *harness) brokenAssetIsReported(t *testing.T) {
+	t.Helper()
+	fake, in := h.fake, h.in
 	wait.For(t, "error on the broken dataset", func() bool {
 		s, ok := fake.AssetStatus("broken")
 		return ok && len(s.Datasets) == 1 && s.Datasets[0].Error != nil
@@ -277,8 +301,14 @@ func TestAkriConnector(t *testing.T) {
 	if !fake.DeviceNotifications("thermostat", "rest") || !fake.AssetNotifications("thermostat-1") {
 		t.Error("notifications are not on")
 	}
+}
 
-	// Fixing the asset in ADR clears the error and starts its messages.
+// Fixing the asset in ADR clears the error and starts its messages; an
+// update restarts only that asset, with its new definition, and a declared
+// message schema is registered as it is.
+func (h *harness) updatesApply(t *testing.T) {
+	t.Helper()
+	fake, in, ctx := h.fake, h.in, h.ctx
 	if err := fake.SetAsset(ctx, "broken", thermostatAsset(2, "plant/broken", "GET")); err != nil {
 		t.Fatal(err)
 	}
@@ -287,9 +317,6 @@ func TestAkriConnector(t *testing.T) {
 		s, _ := fake.AssetStatus("broken")
 		return len(s.Datasets) == 1 && s.Datasets[0].Error == nil && s.Config != nil && s.Config.Version != nil && *s.Config.Version == 2
 	})
-
-	// An update restarts only that asset, with its new definition; a
-	// declared message schema is registered as it is.
 	updated := thermostatAsset(2, "plant/thermostat-1b", "GET")
 	updated.Datasets[0].DatasetConfiguration = `{"samplingInterval": 200, "messageSchema": {"type": "object", "title": "declared"}}`
 	if err := fake.SetAsset(ctx, "thermostat-1", updated); err != nil {
@@ -304,32 +331,41 @@ func TestAkriConnector(t *testing.T) {
 		}
 		return false
 	})
+}
 
-	// The broker restarts and forgets every session: the connector
-	// reconnects and sets its ADR notifications again.
+// The broker restarts and forgets every session: the connector reconnects
+// and sets its ADR notifications again.
+func (h *harness) brokerRestartSetsNotificationsAgain(t *testing.T) {
+	t.Helper()
+	fake, in := h.fake, h.in
 	before := len(fake.Calls("setNotificationPreferenceForDeviceUpdates"))
-	addr := b.Address()
-	b.Close()
-	if b, err = broker.Start(broker.Options{Address: addr}); err != nil {
+	addr := h.broker.Address()
+	h.broker.Close()
+	b, err := broker.Start(broker.Options{Address: addr})
+	if err != nil {
 		t.Fatal(err)
 	}
+	h.broker = b
 	t.Cleanup(func() { b.Close() })
 	wait.For(t, "notifications set again after the session was lost", func() bool {
 		return len(fake.Calls("setNotificationPreferenceForDeviceUpdates")) > before
 	})
 	n := len(in.On("plant/thermostat-1b"))
 	wait.For(t, "messages flow again after the broker restart", func() bool { return len(in.On("plant/thermostat-1b")) > n })
+}
 
-	// An asset removed from the mounted list stops.
-	writeAssignments(t, names, map[string]string{"thermostat_rest": "thermostat-1\n"})
+// An asset removed from the mounted list stops; a device that stops
+// answering makes its dataset unavailable.
+func (h *harness) unassignedAndSilentStop(t *testing.T) {
+	t.Helper()
+	fake, in := h.fake, h.in
+	writeAssignments(t, h.names, map[string]string{"thermostat_rest": "thermostat-1\n"})
 	wait.For(t, "the unassigned asset stops", func() bool {
 		n := len(in.On("plant/broken"))
 		time.Sleep(600 * time.Millisecond)
 		return len(in.On("plant/broken")) == n
 	})
-
-	// A device that stops answering makes its dataset unavailable.
-	device.Close()
+	h.device.Close()
 	wait.For(t, "dataset health Unavailable", func() bool {
 		for _, h := range fake.Health() {
 			if h.Name == "datasetRuntimeHealthEvent" && strings.Contains(string(h.Payload), `"Unavailable"`) {
@@ -338,16 +374,6 @@ func TestAkriConnector(t *testing.T) {
 		}
 		return false
 	})
-
-	if err := h.stop(); err != nil {
-		t.Fatalf("run: %v", err)
-	}
-	if fake.AssetNotifications("thermostat-1") || fake.DeviceNotifications("thermostat", "rest") {
-		t.Error("notifications still on after shutdown")
-	}
-	if v := fake.Violations(); len(v) > 0 {
-		t.Errorf("protocol violations:\n%s", strings.Join(v, "\n"))
-	}
 }
 
 // Mapping files watched in Akri mode: a change reshapes the messages of the

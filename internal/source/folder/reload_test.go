@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -84,138 +85,142 @@ func writeFile(t *testing.T, path, text string) {
 // edit keeps the last good one running, and a changed resource file is
 // applied too.
 func TestReloadMappingFile(t *testing.T) {
-	srv := httptest.NewServer(thermostat.New(1).Handler())
-	defer srv.Close()
-	b, err := broker.Start(broker.Options{Address: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-
-	dir := t.TempDir()
-	mappingFile := filepath.Join(dir, "mappings", "site.yaml")
-	if err := os.Mkdir(filepath.Join(dir, "mappings"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(dir, "device.yaml"), fmt.Sprintf(reloadDevice, srv.URL))
-	writeFile(t, filepath.Join(dir, "asset.yaml"), fmt.Sprintf(reloadAsset, "site/t1"))
-	writeFile(t, mappingFile, fmt.Sprintf(reloadMapping, 1))
-
-	sub := mqtttest.Listen(t, b.URL(), "test-subscriber-"+t.Name(), "site/#")
-	s := settings.Defaults()
-	s.Broker = b.URL()
-	s.ClientID = "connector-reload"
-	s.Config = dir
-	var logs logbuf.Buffer
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		log := zerolog.New(&logs)
-		done <- connector.Run(ctx, folder.New(folder.Options{
-			Settings: &s, Config: os.DirFS(dir), Display: dir,
-			Logger: log, Reload: true, ReloadDelay: 30 * time.Millisecond,
-		}), connector.FromSettings(&s, log))
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("connector: %v", err)
-		}
-	}()
-
-	// messages decodes what arrived on a topic from index from on.
-	type message struct {
-		Version int    `json:"version"`
-		Site    string `json:"site"`
-		topic   string
-	}
-	messages := func(from int) []message {
-		msgs := sub.All()
-		var out []message
-		for _, m := range msgs[min(from, len(msgs)):] {
-			var msg message
-			if err := json.Unmarshal(m.Payload, &msg); err != nil {
-				t.Errorf("message %s: %v", m.Payload, err)
-			}
-			msg.topic = m.Topic
-			out = append(out, msg)
-		}
-		return out
-	}
-	count := sub.Len
-
-	first := sub.Wait(t, 1)
+	r := startReloadRun(t)
+	first := r.sub.Wait(t, 1)
 	if got := string(first[0].Payload); got != `{"desired":72.5,"site":"berlin","version":1}` {
 		t.Fatalf("first message: got %s, want the mapping file's version 1 with the asset attribute", got)
 	}
 
 	// A broken edit: reported once, version 1 keeps running.
-	writeFile(t, mappingFile, strings.Replace(fmt.Sprintf(reloadMapping, 2), "desired: .desiredTemperature}", "desired: .desiredTemperature", 1))
+	writeFile(t, r.mappingFile, strings.Replace(fmt.Sprintf(reloadMapping, 2), "desired: .desiredTemperature}", "desired: .desiredTemperature", 1))
 	wait.For(t, "report of the broken mapping", func() bool {
-		return strings.Contains(logs.String(), "configuration change not applied")
+		return strings.Contains(r.logs.String(), "configuration change not applied")
 	})
-	mark := count()
-	wait.For(t, "messages after the broken edit", func() bool { return count() >= mark+3 })
-	for _, m := range messages(mark) {
-		if m.Version != 1 {
-			t.Fatalf("after a broken edit: got version %d, want the last good version 1", m.Version)
-		}
-	}
-	if n := strings.Count(logs.String(), "configuration change not applied"); n != 1 {
+	r.stillVersion1(t, "a broken edit")
+	if n := strings.Count(r.logs.String(), "configuration change not applied"); n != 1 {
 		t.Errorf("the broken edit was reported %d times, want once", n)
 	}
-	if !strings.Contains(logs.String(), `site.yaml:6:77: mapping \"site/status\": mappings.status.jq: jq syntax error: unexpected end of input`) {
-		t.Errorf("the log does not name the fault with its position:\n%s", logs.String())
+	if !strings.Contains(r.logs.String(), `site.yaml:6:77: mapping \"site/status\": mappings.status.jq: jq syntax error: unexpected end of input`) {
+		t.Errorf("the log does not name the fault with its position:\n%s", r.logs.String())
 	}
 
 	// An alias bomb: refused with its file and line, and version 1 keeps
 	// running (the process does not read it until it runs out of memory).
-	writeFile(t, mappingFile, aliasBomb(9))
+	writeFile(t, r.mappingFile, aliasBomb(9))
 	wait.For(t, "report of the alias bomb", func() bool {
-		return strings.Contains(logs.String(), "YAML aliases expand to more than 100000 values")
+		return strings.Contains(r.logs.String(), "YAML aliases expand to more than 100000 values")
 	})
-	if !strings.Contains(logs.String(), `mappings/site.yaml:6:45: x4[7]: YAML aliases expand to more than 100000 values`) {
-		t.Errorf("the alias bomb is not reported with its file and line:\n%s", logs.String())
+	if !strings.Contains(r.logs.String(), `mappings/site.yaml:6:45: x4[7]: YAML aliases expand to more than 100000 values`) {
+		t.Errorf("the alias bomb is not reported with its file and line:\n%s", r.logs.String())
 	}
-	mark = count()
-	wait.For(t, "messages after the alias bomb", func() bool { return count() >= mark+3 })
-	for _, m := range messages(mark) {
-		if m.Version != 1 {
-			t.Fatalf("after an alias bomb: got version %d, want the last good version 1", m.Version)
-		}
-	}
+	mark := r.stillVersion1(t, "an alias bomb")
 
 	// The fixed edit: the next messages are version 2, and no version 1
 	// follows the first of them.
-	writeFile(t, mappingFile, fmt.Sprintf(reloadMapping, 2))
+	writeFile(t, r.mappingFile, fmt.Sprintf(reloadMapping, 2))
 	wait.For(t, "a message of version 2", func() bool {
-		for _, m := range messages(mark) {
-			if m.Version == 2 {
-				return true
-			}
-		}
-		return false
+		return slices.ContainsFunc(r.messages(t, mark), func(m reloadMessage) bool { return m.Version == 2 })
 	})
 	seen2 := false
-	for _, m := range messages(mark) {
+	for _, m := range r.messages(t, mark) {
 		seen2 = seen2 || m.Version == 2
 		if seen2 && m.Version != 2 {
 			t.Fatalf("version %d after version 2", m.Version)
 		}
 	}
-	if !strings.Contains(logs.String(), `"started":0,"stopped":0,"restarted":1,"message":"configuration reloaded"`) {
-		t.Errorf("the reload was not logged as one restarted asset:\n%s", logs.String())
+	if !strings.Contains(r.logs.String(), `"started":0,"stopped":0,"restarted":1,"message":"configuration reloaded"`) {
+		t.Errorf("the reload was not logged as one restarted asset:\n%s", r.logs.String())
 	}
 
 	// A resource file change: a new topic.
-	writeFile(t, filepath.Join(dir, "asset.yaml"), fmt.Sprintf(reloadAsset, "site/t1-renamed"))
-	mark = count()
+	writeFile(t, filepath.Join(r.dir, "asset.yaml"), fmt.Sprintf(reloadAsset, "site/t1-renamed"))
+	mark = r.sub.Len()
 	wait.For(t, "a message on the new topic", func() bool {
-		for _, m := range messages(mark) {
-			if m.topic == "site/t1-renamed" {
-				return true
-			}
-		}
-		return false
+		return slices.ContainsFunc(r.messages(t, mark), func(m reloadMessage) bool { return m.topic == "site/t1-renamed" })
 	})
+}
+
+// reloadRun is a connector running on a folder with a mapping file, which
+// the test edits.
+type reloadRun struct {
+	dir, mappingFile string
+	sub              *mqtttest.Inbox
+	logs             *logbuf.Buffer
+}
+
+func startReloadRun(t *testing.T) *reloadRun {
+	t.Helper()
+	srv := httptest.NewServer(thermostat.New(1).Handler())
+	t.Cleanup(srv.Close)
+	b, err := broker.Start(broker.Options{Address: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	r := &reloadRun{dir: t.TempDir(), logs: &logbuf.Buffer{}}
+	r.mappingFile = filepath.Join(r.dir, "mappings", "site.yaml")
+	if err := os.Mkdir(filepath.Join(r.dir, "mappings"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(r.dir, "device.yaml"), fmt.Sprintf(reloadDevice, srv.URL))
+	writeFile(t, filepath.Join(r.dir, "asset.yaml"), fmt.Sprintf(reloadAsset, "site/t1"))
+	writeFile(t, r.mappingFile, fmt.Sprintf(reloadMapping, 1))
+	r.sub = mqtttest.Listen(t, b.URL(), "test-subscriber-"+t.Name(), "site/#")
+	s := settings.Defaults()
+	s.Broker = b.URL()
+	s.ClientID = "connector-reload"
+	s.Config = r.dir
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		log := zerolog.New(r.logs)
+		done <- connector.Run(ctx, folder.New(folder.Options{
+			Settings: &s, Config: os.DirFS(r.dir), Display: r.dir,
+			Logger: log, Reload: true, ReloadDelay: 30 * time.Millisecond,
+		}), connector.FromSettings(&s, log))
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("connector: %v", err)
+		}
+	})
+	return r
+}
+
+// reloadMessage is a message of the test's mapping.
+type reloadMessage struct {
+	Version int    `json:"version"`
+	Site    string `json:"site"`
+	topic   string
+}
+
+// messages decodes what arrived from index from on.
+func (r *reloadRun) messages(t *testing.T, from int) []reloadMessage {
+	t.Helper()
+	msgs := r.sub.All()
+	var out []reloadMessage
+	for _, m := range msgs[min(from, len(msgs)):] {
+		var msg reloadMessage
+		if err := json.Unmarshal(m.Payload, &msg); err != nil {
+			t.Errorf("message %s: %v", m.Payload, err)
+		}
+		msg.topic = m.Topic
+		out = append(out, msg)
+	}
+	return out
+}
+
+// stillVersion1 checks that the next three messages are still of the last
+// good mapping, version 1, after what, and returns where they start.
+func (r *reloadRun) stillVersion1(t *testing.T, what string) int {
+	t.Helper()
+	mark := r.sub.Len()
+	wait.For(t, "messages after "+what, func() bool { return r.sub.Len() >= mark+3 })
+	for _, m := range r.messages(t, mark) {
+		if m.Version != 1 {
+			t.Fatalf("after %s: got version %d, want the last good version 1", what, m.Version)
+		}
+	}
+	return mark
 }
