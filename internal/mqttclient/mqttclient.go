@@ -102,7 +102,15 @@ type Client struct {
 	subs []subscription
 	up   bool
 
-	wg sync.WaitGroup // goroutines started from connection callbacks
+	wg    sync.WaitGroup // goroutines started from connection callbacks
+	reach *reachability
+}
+
+// redactURL is u without user information.
+func redactURL(u *url.URL) string {
+	cp := *u
+	cp.User = nil
+	return cp.String()
 }
 
 // ErrNotConnected is returned by Publish while the connection is down.
@@ -126,6 +134,7 @@ func Connect(ctx context.Context, opts Options) (*Client, error) {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	c := &Client{opts: opts, log: opts.Logger, cancel: cancel}
+	c.reach = newReachability(redactURL(opts.Servers[0]), opts.Logger)
 
 	cfg := autopaho.ClientConfig{
 		ServerUrls:                    opts.Servers,
@@ -150,9 +159,7 @@ func Connect(ctx context.Context, opts Options) (*Client, error) {
 			}
 			return true
 		},
-		OnConnectError: func(err error) {
-			c.log.Warn().Err(err).Msg("mqtt connect attempt failed")
-		},
+		OnConnectError:       c.reach.failed,
 		ConnectPacketBuilder: c.buildConnect,
 		DisconnectPacketBuilder: func() *paho.Disconnect {
 			// A deliberate disconnect ends the session (AIO SDK behaviour).
@@ -233,7 +240,7 @@ func (c *Client) buildConnect(cp *paho.Connect, _ *url.URL) (*paho.Connect, erro
 }
 
 func (c *Client) connectionUp(ctx context.Context, cm *autopaho.ConnectionManager, sessionPresent bool) {
-	c.log.Info().Bool("session_present", sessionPresent).Msg("mqtt connected")
+	c.reach.connected(sessionPresent)
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()

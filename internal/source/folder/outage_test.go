@@ -270,6 +270,10 @@ func TestBrokerOutage(t *testing.T) {
 			sub.waitSeq(t, 10)
 			// The subscriber's session must survive the kill.
 			saved(t, broker, subscribed)
+			// On a busy machine a connected broker can stall long enough
+			// for a small queue to overflow before the outage: those drops
+			// are counted and logged, and left out of the outage's run.
+			overflowsBefore := run.logs.Count("publish queue full; dropping messages")
 			broker.Kill()
 			killedAt := device.last.Load()
 			// An outage of 30 samples, however slow the machine.
@@ -297,6 +301,14 @@ func TestBrokerOutage(t *testing.T) {
 				}
 				return
 			}
+			pre := 0
+			for pre < len(missing) && missing[pre] <= delivered {
+				pre++
+			}
+			if pre > 0 {
+				t.Logf("dropped before the outage: %v", missing[:pre])
+			}
+			missing = missing[pre:]
 			if dropped == 0 || len(missing) == 0 {
 				t.Fatal("nothing dropped beyond the bound")
 			}
@@ -330,7 +342,7 @@ func TestBrokerOutage(t *testing.T) {
 					t.Errorf("drop newest lost %v after keeping %d messages of the outage (after %d), want the bound %d", missing, kept, delivered, tt.bound)
 				}
 			}
-			if n := run.logs.Count("publish queue full; dropping messages"); n != 1 {
+			if n := run.logs.Count("publish queue full; dropping messages") - overflowsBefore; n != 1 {
 				t.Errorf("queue overflow logged %d times in one outage, want 1", n)
 			}
 		})
