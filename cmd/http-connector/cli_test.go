@@ -60,6 +60,13 @@ func TestValidate(t *testing.T) {
 		t.Errorf("invalid folder: exit %d\nstderr:\n%s\nwant:\n%s", code, errs, want)
 	}
 
+	// The parent of the configuration folder: its subfolders are not read.
+	code, out, errs = runCLI(t, "validate", "--config", "../../examples/thermostat")
+	want = "../../examples/thermostat: no Device or Asset resources: only the *.yaml, *.yml and *.json files directly in the folder are read; not its subfolders config, server (point --config at the folder that holds the resources)\n"
+	if code != exitFailure || out != "" || errs != want {
+		t.Errorf("folder without resources: exit %d\nstdout: %s\nstderr: %s\nwant: %s", code, out, errs, want)
+	}
+
 	code, _, errs = runCLI(t, "validate", "--config", "does-not-exist")
 	if code != exitFailure || !strings.Contains(errs, "configuration folder: stat does-not-exist: no such file or directory") {
 		t.Errorf("missing folder: exit %d: %s", code, errs)

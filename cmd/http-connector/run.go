@@ -117,6 +117,10 @@ func cmdValidate(ctx context.Context, e *env, args []string) int {
 	if done {
 		return code
 	}
+	if cfg.Empty() {
+		fmt.Fprintln(e.stderr, cfg.WhyEmpty(s.Config))
+		return exitFailure
+	}
 	datasets := 0
 	for _, a := range cfg.Assets {
 		datasets += len(a.Datasets)

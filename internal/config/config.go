@@ -27,6 +27,11 @@ type Config struct {
 	Assets    []*plan.Asset             // in file order; disabled ones included
 	Disabled  []string                  // why assets are not sampled, one line each
 	Mappings  *mappingfile.Library      // the mapping library references resolved against
+	Resources int                       // Device and Asset resources read
+	// Skipped are the subfolders of the folder that were not read: only
+	// the folder's own files hold resources (its mappings folder holds
+	// mapping files).
+	Skipped []string
 }
 
 // Errors is every problem found by a load.
@@ -91,7 +96,42 @@ func (l *Loader) LoadDir(fsys fs.FS, dir, display string) (*Config, error) {
 		return nil, Errors(append(merrs, errs...))
 	}
 	cfg.Mappings = lib
+	cfg.Resources = len(res)
+	cfg.Skipped = l.skipped(fsys, dir)
 	return cfg, nil
+}
+
+// skipped lists the subfolders of dir that a load does not read, hidden
+// ones (.git, Kubernetes' ..data) left out.
+func (l *Loader) skipped(fsys fs.FS, dir string) []string {
+	entries, err := fs.ReadDir(fsys, dir)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range entries {
+		name := e.Name()
+		switch {
+		case !e.IsDir(), strings.HasPrefix(name, "."):
+		case name == DefaultMappingsFolder && len(l.maps.paths) == 0:
+		default:
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// Empty says the folder held no Device or Asset resource.
+func (c *Config) Empty() bool { return c.Resources == 0 }
+
+// WhyEmpty says, for an empty configuration of the folder display, where
+// resources are looked for and which subfolders were not read.
+func (c *Config) WhyEmpty(display string) string {
+	msg := display + ": no Device or Asset resources: only the *.yaml, *.yml and *.json files directly in the folder are read"
+	if len(c.Skipped) > 0 {
+		msg += "; not its subfolders " + strings.Join(c.Skipped, ", ") + " (point --config at the folder that holds the resources)"
+	}
+	return msg
 }
 
 // Build checks references between resources and plans every asset.

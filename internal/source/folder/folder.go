@@ -74,6 +74,10 @@ func (s *Source) Prepare(ctx context.Context) (connector.Setup, error) {
 		return connector.Setup{}, err
 	}
 	s.loader, s.cfg = loader, cfg
+	if cfg.Empty() {
+		s.log.Warn().Str("folder", s.opts.Display).Strs("skipped_subfolders", cfg.Skipped).
+			Msg("no Device or Asset resources in the configuration folder (only its own *.yaml, *.yml and *.json files are read); nothing is sampled until some are added")
+	}
 	for _, d := range cfg.Disabled {
 		s.log.Info().Msg("not sampled: " + d)
 	}
