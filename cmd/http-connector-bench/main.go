@@ -44,7 +44,6 @@ func main() {
 
 func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("http-connector-bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: go run ./cmd/http-connector-bench [flags]")
 		fmt.Fprintln(fs.Output(), "\nMeasures the connector (a child process) on N simulated thermostats on loopback.\n\nFlags:")
@@ -64,13 +63,20 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	fs.StringVar(&o.MemProfile, "memprofile", "", "write a heap profile of the connector at the end to `file`")
 	connectorBin := fs.String("connector", "", "the http-connector `binary` to measure; default: built from this module")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
-	switch err := fs.Parse(args); {
+	fs.SetOutput(io.Discard) // errors are printed below, in one line
+	err := fs.Parse(args)
+	switch {
 	case errors.Is(err, flag.ErrHelp):
+		fs.SetOutput(stdout)
+		fs.Usage()
 		return exitOK
-	case err != nil:
-		return exitUsage
-	case fs.NArg() > 0:
-		fmt.Fprintf(stderr, "http-connector-bench: unexpected argument %q\n", fs.Arg(0))
+	case err == nil && fs.NArg() > 0:
+		err = fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	case err == nil:
+		err = o.Validate()
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "http-connector-bench: %v\nRun 'go run ./cmd/http-connector-bench --help' for its flags.\n", err)
 		return exitUsage
 	}
 	bin := *connectorBin

@@ -121,35 +121,39 @@ func newFlagSet(name, synopsis string, e *env) *flag.FlagSet {
 }
 
 // parse parses flags; done is true when the command should return code.
-// Help goes to stdout (exit 0); a usage error and the usage to stderr,
-// once.
+// Help goes to stdout (exit 0); a usage error to stderr, in one line with
+// where to find the usage (exit 2).
 func parse(fs *flag.FlagSet, args []string, e *env) (code int, done bool) {
 	if code, done := parseFlags(fs, args, e); done {
 		return code, true
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(e.stderr, "http-connector %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
-		return exitUsage, true
+		return usageError(e, fs.Name(), fmt.Sprintf("unexpected argument %q", fs.Arg(0))), true
 	}
 	return 0, false
 }
 
 // parseFlags parses the flags of args up to the first other argument.
 func parseFlags(fs *flag.FlagSet, args []string, e *env) (code int, done bool) {
-	usage := fs.Usage
-	fs.Usage = func() {} // printed below, once, where it belongs
+	out := fs.Output()
+	fs.SetOutput(io.Discard) // the flag package would print the error and the usage
 	err := fs.Parse(args)
-	fs.Usage = usage
+	fs.SetOutput(out)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		fs.SetOutput(e.stdout)
 		fs.Usage()
 		return exitOK, true
 	case err != nil:
-		fs.Usage()
-		return exitUsage, true
+		return usageError(e, fs.Name(), err.Error()), true
 	}
 	return 0, false
+}
+
+// usageError reports a mistake on the command line and returns exitUsage.
+func usageError(e *env, command, msg string) int {
+	fmt.Fprintf(e.stderr, "http-connector %s: %s\nRun 'http-connector %s --help' for its flags.\n", command, msg, command)
+	return exitUsage
 }
 
 // settingFlags are the flags that set connector settings.
@@ -175,7 +179,11 @@ func addSettingFlags(fs *flag.FlagSet, which int) *settingFlags {
 	if which&withConfig != 0 {
 		add("config", "config", "", "`folder` of Device and Asset resource files")
 	}
-	add("mappings", "mappings", "", "mapping `files or folders`, comma-separated, besides the shipped mappings (default: the mappings folder of --config)")
+	mappings := "mapping `files or folders`, comma-separated, besides the shipped mappings"
+	if which&withConfig != 0 {
+		mappings += " (default: the mappings folder of --config)"
+	}
+	add("mappings", "mappings", "", mappings)
 	if which&withBroker != 0 {
 		add("broker", "broker", "", "MQTT broker `URL` (mqtt://host:port, mqtts://host:port); empty starts the embedded broker on "+def.EmbeddedBroker)
 		add("client-id", "clientId", def.ClientID, "MQTT client `id`")
@@ -191,17 +199,29 @@ func (sf *settingFlags) parseSettings(fs *flag.FlagSet, args []string, e *env) (
 	if code, done := parse(fs, args, e); done {
 		return nil, code, true
 	}
-	s, err := sf.load(fs, e, true)
-	if err != nil {
+	s, err := sf.load(fs, e, nil)
+	if err == nil {
+		return s, 0, false
+	}
+	// A bad settings file or environment variable is not a usage error;
+	// a bad flag value is, and is named.
+	if _, without := sf.load(fs, e, map[string]bool{}); without != nil {
 		fmt.Fprintln(e.stderr, err)
-		// A bad flag value is a usage error; a bad settings file or
-		// environment variable is not.
-		if _, without := sf.load(fs, e, false); without == nil {
-			return nil, exitUsage, true
-		}
 		return nil, exitFailure, true
 	}
-	return s, 0, false
+	bad := ""
+	fs.Visit(func(f *flag.Flag) {
+		if _, ok := sf.keys[f.Name]; ok && bad == "" {
+			if _, err := sf.load(fs, e, map[string]bool{f.Name: true}); err != nil {
+				bad = f.Name
+			}
+		}
+	})
+	msg := strings.TrimPrefix(strings.TrimPrefix(err.Error(), "settings from flags: "), "settings: ")
+	if bad != "" {
+		msg = "-" + bad + ": " + msg
+	}
+	return nil, usageError(e, fs.Name(), msg), true
 }
 
 // loadConfig loads the configuration folder of the settings through the
@@ -225,10 +245,12 @@ func loadConfig(e *env, s *settings.Settings) (cfg *config.Config, code int, don
 	return cfg, 0, false
 }
 
-func (sf *settingFlags) load(fs *flag.FlagSet, e *env, withFlags bool) (*settings.Settings, error) {
+// load loads the settings with the flags set on the command line, or with
+// only those in only when it is not nil.
+func (sf *settingFlags) load(fs *flag.FlagSet, e *env, only map[string]bool) (*settings.Settings, error) {
 	flags := map[string]any{}
 	fs.Visit(func(f *flag.Flag) {
-		if key, ok := sf.keys[f.Name]; ok && withFlags {
+		if key, ok := sf.keys[f.Name]; ok && (only == nil || only[f.Name]) {
 			flags[key] = f.Value.String()
 		}
 	})

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -14,12 +16,44 @@ func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	return code, out.String(), errb.String()
 }
 
-func TestHelpOnEveryCommand(t *testing.T) {
+// Every command answers --help, an unknown flag and a bad value the same
+// way: the usage once on stdout for --help (exit 0); one line naming the
+// mistake and where to find the usage on stderr otherwise (exit 2).
+func TestCommandLineMistakes(t *testing.T) {
+	badValue := map[string][]string{
+		"run":      {"--log-level", "loud"},
+		"validate": {"--config", ".", "--log-format", "xml"},
+		"demo":     {"--log-level", "loud"},
+		"test":     {"--run", "("},
+		"try":      {"--body-limit", "x"},
+		"version":  {"extra"},
+	}
+	mentions := map[string]string{
+		"run": "-log-level", "validate": "-log-format", "demo": "-log-level",
+		"test": "-run", "try": "-body-limit", "version": `"extra"`,
+	}
 	for _, c := range commands() {
 		t.Run(c.name, func(t *testing.T) {
-			code, out, _ := runCLI(t, c.name, "--help")
-			if code != exitOK || !strings.Contains(out, "Usage: http-connector "+c.name) {
-				t.Errorf("exit %d, output:\n%s", code, out)
+			code, out, errs := runCLI(t, c.name, "--help")
+			if code != exitOK || strings.Count(out, "Usage: http-connector "+c.name) != 1 || errs != "" {
+				t.Errorf("--help: exit %d, want 0 and the usage once on stdout\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+			}
+			bad, ok := badValue[c.name]
+			if !ok {
+				t.Fatalf("no bad value to try on %s: add one to the table", c.name)
+			}
+			for _, args := range [][]string{{"--no-such-flag"}, bad} {
+				want := mentions[c.name]
+				if args[0] == "--no-such-flag" {
+					want = "-no-such-flag"
+				}
+				code, out, errs := runCLI(t, append([]string{c.name}, args...)...)
+				lines := strings.Split(strings.TrimSuffix(errs, "\n"), "\n")
+				if code != exitUsage || out != "" || len(lines) != 2 ||
+					!strings.HasPrefix(lines[0], "http-connector "+c.name+": ") || !strings.Contains(lines[0], want) ||
+					lines[1] != "Run 'http-connector "+c.name+" --help' for its flags." {
+					t.Errorf("%q: exit %d, want 2, the mistake (naming %s) and the hint on stderr\nstdout:\n%s\nstderr:\n%s", args, code, want, out, errs)
+				}
 			}
 		})
 	}
@@ -38,11 +72,24 @@ func TestUsageErrors(t *testing.T) {
 		{"validate", "--config"},
 		{"validate", "--no-such-flag"},
 		{"validate", "--config", "x", "extra"},
+		{"try", "--config", "."},
 	}
 	for _, args := range tests {
 		if code, _, _ := runCLI(t, args...); code != exitUsage {
 			t.Errorf("%q: exit %d, want %d", args, code, exitUsage)
 		}
+	}
+}
+
+// A bad settings file is not a usage error: exit 1, with the file named.
+func TestBadSettingsFileIsNotAUsageError(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "settings.yaml")
+	if err := os.WriteFile(file, []byte("logLevel: loud\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errs := runCLI(t, "validate", "--config", ".", "--settings", file)
+	if code != exitFailure || !strings.Contains(errs, "logLevel") {
+		t.Errorf("exit %d, want 1: %s", code, errs)
 	}
 }
 

@@ -28,8 +28,7 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 		return runAkri(ctx, e, s, *statsFile)
 	}
 	if s.Config == "" {
-		fmt.Fprintln(e.stderr, "http-connector run: --config is required (or config in the settings), unless the Akri operator's environment is present")
-		return exitUsage
+		return usageError(e, "run", "--config is required (or config in the settings), unless the Akri operator's environment is present")
 	}
 	if err := dirExists(s.Config); err != nil {
 		fmt.Fprintln(e.stderr, err)
@@ -110,8 +109,7 @@ func cmdValidate(ctx context.Context, e *env, args []string) int {
 		return code
 	}
 	if s.Config == "" {
-		fmt.Fprintln(e.stderr, "http-connector validate: --config is required")
-		return exitUsage
+		return usageError(e, "validate", "--config is required")
 	}
 	cfg, code, done := loadConfig(e, s)
 	if done {

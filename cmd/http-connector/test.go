@@ -29,8 +29,7 @@ func cmdTest(ctx context.Context, e *env, args []string) int {
 	if *runRE != "" {
 		re, err := regexp.Compile(*runRE)
 		if err != nil {
-			fmt.Fprintf(e.stderr, "http-connector test: -run: %v\n", err)
-			return exitUsage
+			return usageError(e, "test", "-run: "+err.Error())
 		}
 		filter = re
 	}

@@ -23,8 +23,7 @@ func cmdTry(ctx context.Context, e *env, args []string) int {
 		return code
 	}
 	if s.Config == "" || *assetName == "" {
-		fmt.Fprintln(e.stderr, "http-connector try: --config and --asset are required")
-		return exitUsage
+		return usageError(e, "try", "--config and --asset are required")
 	}
 	if err := dirExists(s.Config); err != nil {
 		fmt.Fprintln(e.stderr, err)

@@ -170,10 +170,36 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	return res, nil
 }
 
-// check applies the defaults and checks the options.
+// Validate checks the values of the options a user sets (the flags of the
+// benchmark command), before anything is built or started.
+func (o Options) Validate() error {
+	switch {
+	case o.Duration <= 0:
+		return fmt.Errorf("duration: %v, want a positive duration", o.Duration)
+	case o.Warmup < 0:
+		return fmt.Errorf("warmup: %v, want a duration of 0 or more", o.Warmup)
+	case o.MaxConns < 0:
+		return fmt.Errorf("max-conns: %d, want 0 (the connector's default) or more", o.MaxConns)
+	}
+	switch o.Broker {
+	case "", BrokerAuto, BrokerMosquitto, BrokerEmbedded:
+	default:
+		return fmt.Errorf("broker: %q, want %s, %s or %s", o.Broker, BrokerAuto, BrokerMosquitto, BrokerEmbedded)
+	}
+	return o.layout().check()
+}
+
+func (o Options) layout() Layout {
+	return Layout{Assets: o.Assets, Points: o.Points, Coalesce: o.Coalesce, Interval: o.Interval, Devices: o.Devices, Address: "http://127.0.0.1"}
+}
+
+// check applies the defaults and checks the options and the machine.
 func (o *Options) check() (Layout, error) {
 	if !procSupported {
 		_, err := cpuTime(0)
+		return Layout{}, err
+	}
+	if err := o.Validate(); err != nil {
 		return Layout{}, err
 	}
 	if o.Broker == "" {
@@ -185,13 +211,7 @@ func (o *Options) check() (Layout, error) {
 	if len(o.Connector) == 0 {
 		return Layout{}, errors.New("no connector command")
 	}
-	if o.Duration <= 0 || o.Warmup < 0 {
-		return Layout{}, fmt.Errorf("duration %v, warm-up %v: want a positive duration", o.Duration, o.Warmup)
-	}
-	layout := Layout{Assets: o.Assets, Points: o.Points, Coalesce: o.Coalesce, Interval: o.Interval, Devices: o.Devices, Address: "http://127.0.0.1"}
-	if err := layout.check(); err != nil {
-		return Layout{}, err
-	}
+	layout := o.layout()
 	if err := checkOpenFiles(layout, o.MaxConns); err != nil {
 		return Layout{}, err
 	}
