@@ -28,6 +28,8 @@ type env struct {
 	environ []string
 	stdout  io.Writer
 	stderr  io.Writer
+	// abort, if set, ends on a second interrupt: a shutdown stops waiting.
+	abort context.Context
 }
 
 // getenvString is getenv without the presence flag, as akrimount reads it.
@@ -66,15 +68,20 @@ func commands() []command {
 // "-X main.release=…"; otherwise the version comes from the build info.
 var release string
 
+// run runs the command of args until ctx ends, with no second interrupt.
 func run(ctx context.Context, args []string, environ []string, stdout, stderr io.Writer) int {
 	e := &env{environ: environ, stdout: stdout, stderr: stderr}
+	return e.run(ctx, args)
+}
+
+func (e *env) run(ctx context.Context, args []string) int {
 	if len(args) == 0 {
-		usage(stderr)
+		usage(e.stderr)
 		return exitUsage
 	}
 	switch args[0] {
 	case "-h", "--help", "-help", "help":
-		usage(stdout)
+		usage(e.stdout)
 		return exitOK
 	}
 	for _, c := range commands() {
@@ -82,8 +89,8 @@ func run(ctx context.Context, args []string, environ []string, stdout, stderr io
 			return c.run(ctx, e, args[1:])
 		}
 	}
-	fmt.Fprintf(stderr, "http-connector: unknown command %q\n\n", args[0])
-	usage(stderr)
+	fmt.Fprintf(e.stderr, "http-connector: unknown command %q\n\n", args[0])
+	usage(e.stderr)
 	return exitUsage
 }
 

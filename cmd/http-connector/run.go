@@ -46,6 +46,7 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 	opts := connector.FromSettings(s, log)
 	opts.StatsFile = *statsFile
 	opts.LowGCWhileStarting = true
+	opts.Abort = e.abort
 	return exitCode(e, connector.Run(ctx, src, opts))
 }
 
@@ -84,6 +85,7 @@ func runAkri(ctx context.Context, e *env, s *settings.Settings, statsFile string
 	opts := connector.FromSettings(s, log)
 	opts.StatsFile = statsFile
 	opts.LowGCWhileStarting = true
+	opts.Abort = e.abort
 	return exitCode(e, connector.Run(ctx, src, opts))
 }
 

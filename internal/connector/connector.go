@@ -30,6 +30,7 @@ package connector
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -115,6 +116,10 @@ type Options struct {
 	// Ready, if set, is called once, when the source is ready, with the
 	// URL of the broker.
 	Ready func(brokerURL string)
+	// Abort, if set, ends when a shutdown must not wait any more (a second
+	// Ctrl-C): the goodbye, the flush and the disconnect stop at once, and
+	// what is still queued is kept in the spool or lost.
+	Abort context.Context
 }
 
 // FromSettings are the options the connector settings give.
@@ -215,7 +220,11 @@ func Run(ctx context.Context, src Source, o Options) (err error) {
 	if rt.pub, err = publish.Start(ctx, rt.client, o.Publish); err != nil {
 		return err
 	}
-	defer rt.flush(ctx)
+	defer func() {
+		if ferr := rt.flush(ctx); err == nil {
+			err = ferr
+		}
+	}()
 
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -233,6 +242,7 @@ func Run(ctx context.Context, src Source, o Options) (err error) {
 	})
 	rt.sources.Go(func() { rt.watchSecrets(runCtx) })
 	<-runCtx.Done()
+	rt.log.Info().Msg("stopping: samplers first, then the publish queue is flushed")
 	rt.sources.Wait()
 	sampling.Wait()
 	rt.closeEndpoints()
@@ -242,7 +252,7 @@ func Run(ctx context.Context, src Source, o Options) (err error) {
 		Int64("filtered_samples", rt.counters.Filtered.Load()).Int64("missed_ticks", st.Missed).
 		Int64("retries", rt.counters.Retries.Load()).Int64("skipped_ticks", rt.counters.Skipped.Load()).Msg("stopped")
 
-	gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.ShutdownTimeout)
+	gctx, cancel := rt.shutdownContext(ctx)
 	defer cancel()
 	src.Goodbye(gctx)
 	select {
@@ -253,11 +263,32 @@ func Run(ctx context.Context, src Source, o Options) (err error) {
 	}
 }
 
-// flush delivers what is queued within the shutdown timeout.
-func (rt *Runtime) flush(ctx context.Context) {
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rt.opts.ShutdownTimeout)
+// shutdownContext bounds one step of the shutdown: ShutdownTimeout, or
+// until Abort ends.
+func (rt *Runtime) shutdownContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rt.opts.ShutdownTimeout)
+	if rt.opts.Abort == nil {
+		return sctx, cancel
+	}
+	stop := context.AfterFunc(rt.opts.Abort, cancel)
+	return sctx, func() { stop(); cancel() }
+}
+
+// flush delivers what is queued within the shutdown timeout. Its error
+// says how many messages were lost: neither delivered nor spooled.
+func (rt *Runtime) flush(ctx context.Context) error {
+	fctx, cancel := rt.shutdownContext(ctx)
 	defer cancel()
-	if err := rt.pub.Close(fctx); err != nil {
+	if n := rt.pub.Len(); n > 0 {
+		ev := rt.log.Info().Int("queued", n).Dur("up_to", rt.opts.ShutdownTimeout)
+		if rt.opts.Abort != nil {
+			ev.Msg("flushing queued messages before stopping; interrupt again (Ctrl-C) to stop now")
+		} else {
+			ev.Msg("flushing queued messages before stopping")
+		}
+	}
+	err := rt.pub.Close(fctx)
+	if err != nil {
 		rt.log.Warn().Err(err).Msg("publish queue not flushed")
 	}
 	pc := rt.pub.Counters()
@@ -265,10 +296,19 @@ func (rt *Runtime) flush(ctx context.Context) {
 		Int64("dropped", pc.Dropped.Load()).Int64("expired", pc.Expired.Load()).
 		Int64("replayed", pc.Replayed.Load()).Int64("sent_qos0", pc.Sent.Load()).
 		Int64("dropped_qos0", pc.DroppedQoS0.Load()).Int("left", rt.pub.Len()).Msg("publisher stopped")
+	var lost *publish.LostError
+	if errors.As(err, &lost) {
+		why := fmt.Sprintf("the broker did not take them within %v", rt.opts.ShutdownTimeout)
+		if rt.opts.Abort != nil && rt.opts.Abort.Err() != nil {
+			why = "the shutdown was interrupted"
+		}
+		return fmt.Errorf("%d queued messages lost at shutdown: %s (set spoolDir to keep them across restarts)", lost.Messages, why)
+	}
+	return nil
 }
 
 func (rt *Runtime) disconnect(ctx context.Context) {
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rt.opts.ShutdownTimeout)
+	sctx, cancel := rt.shutdownContext(ctx)
 	defer cancel()
 	if err := rt.client.Close(sctx); err != nil {
 		rt.log.Warn().Err(err).Msg("mqtt disconnect")

@@ -696,10 +696,20 @@ func (p *Publisher) Close(ctx context.Context) error {
 		if p.spool != nil {
 			errs = append(errs, fmt.Errorf("%d QoS 1 messages not delivered before the shutdown deadline; kept in the spool %s", left, p.opts.SpoolDir))
 		} else {
-			errs = append(errs, fmt.Errorf("%d QoS 1 messages not delivered before the shutdown deadline; lost (no spool folder is set)", left))
+			errs = append(errs, &LostError{Messages: left})
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// LostError is the error of a Close that ended with QoS 1 messages
+// neither delivered nor kept in a spool.
+type LostError struct {
+	Messages int
+}
+
+func (e *LostError) Error() string {
+	return fmt.Sprintf("%d QoS 1 messages not delivered before the shutdown deadline; lost (no spool folder is set)", e.Messages)
 }
 
 // fifo is a queue of entries.

@@ -213,13 +213,20 @@ func startOutageRun(t *testing.T, s *settings.Settings, cfg fstest.MapFS) *outag
 // stopped" totals.
 func (r *outageRun) finish(t *testing.T) map[string]any {
 	t.Helper()
+	totals, err := r.end(t)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	return totals
+}
+
+// end is finish, with the error Run returned.
+func (r *outageRun) end(t *testing.T) (totals map[string]any, runErr error) {
+	t.Helper()
 	r.stop()
 	select {
-	case err := <-r.done:
+	case runErr = <-r.done:
 		r.over = true
-		if err != nil {
-			t.Fatalf("Run: %v", err)
-		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("Run did not return")
 	}
@@ -232,7 +239,7 @@ func (r *outageRun) finish(t *testing.T) map[string]any {
 	if st == nil {
 		t.Fatalf("no publisher totals in the logs:\n%s", r.logs.String())
 	}
-	return st
+	return st, runErr
 }
 
 func outageSettings(brokerURL, clientID string) *settings.Settings {
@@ -384,6 +391,33 @@ func TestShutdownFlushesTheQueue(t *testing.T) {
 	sub.waitSeq(t, queued)
 	if missing, _ := analyse(t, sub.seqs()); len(missing) != 0 {
 		t.Errorf("missing %v after a flushed shutdown", missing)
+	}
+}
+
+// A shutdown that cannot deliver what is queued, with no spool to keep it,
+// says how many messages were lost and fails the run (a non-zero exit).
+func TestShutdownReportsLostMessages(t *testing.T) {
+	broker := startKillableBroker(t)
+	device := newSeqDevice(t)
+	s := outageSettings(broker.URL(), "lost-connector")
+	s.ShutdownTimeout = 200 * time.Millisecond
+	run := startOutageRun(t, s, outageConfig(device.srv.URL))
+	wait.For(t, "a few samples", func() bool { return device.last.Load() >= 3 })
+	broker.Kill()
+	killedAt := device.last.Load()
+	wait.For(t, "10 samples during the outage", func() bool { return device.last.Load()-killedAt >= 10 })
+	totals, err := run.end(t)
+	left := int(totals["left"].(float64))
+	if left < 5 {
+		t.Fatalf("%d messages left in the queue after the outage, want several", left)
+	}
+	want := fmt.Sprintf("%d queued messages lost at shutdown: the broker did not take them within 200ms (set spoolDir to keep them across restarts)", left)
+	if err == nil || err.Error() != want {
+		t.Errorf("Run returned %v, want %q", err, want)
+	}
+	flushing := find(run.logs, "flushing queued messages before stopping")
+	if flushing == nil || int(flushing["queued"].(float64)) < left {
+		t.Errorf("the flush was not announced with what it waits for: %v", flushing)
 	}
 }
 
