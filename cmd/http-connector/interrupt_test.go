@@ -68,6 +68,9 @@ func TestSecondInterruptStopsAtOnce(t *testing.T) {
 	})
 
 	wait.For(t, "sampling", func() bool { return logs.Count("sampling") == 1 })
+	if start := logs.Records()[0]; start["message"] != "http-connector starting" || start["version"] == nil || start["go"] == nil {
+		t.Errorf("first line %v, want the start with the version and the Go version", start)
+	}
 	broker.Kill()
 	killedAt := hits.Load()
 	wait.For(t, "messages queued for the broker", func() bool { return hits.Load() >= killedAt+5 })

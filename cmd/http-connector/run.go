@@ -12,6 +12,7 @@ import (
 	"github.com/http-connector/http-connector/internal/settings"
 	"github.com/http-connector/http-connector/internal/source/akri"
 	"github.com/http-connector/http-connector/internal/source/folder"
+	"github.com/http-connector/http-connector/internal/version"
 )
 
 func cmdRun(ctx context.Context, e *env, args []string) int {
@@ -47,6 +48,7 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 	opts.StatsFile = *statsFile
 	opts.LowGCWhileStarting = true
 	opts.Abort = e.abort
+	opts.Build = version.Read(release)
 	return exitCode(e, connector.Run(ctx, src, opts))
 }
 
@@ -86,6 +88,7 @@ func runAkri(ctx context.Context, e *env, s *settings.Settings, statsFile string
 	opts.StatsFile = statsFile
 	opts.LowGCWhileStarting = true
 	opts.Abort = e.abort
+	opts.Build = version.Read(release)
 	return exitCode(e, connector.Run(ctx, src, opts))
 }
 

@@ -44,6 +44,7 @@ import (
 	"github.com/http-connector/http-connector/internal/sampling"
 	"github.com/http-connector/http-connector/internal/schedule"
 	"github.com/http-connector/http-connector/internal/settings"
+	"github.com/http-connector/http-connector/internal/version"
 )
 
 // A Source gives the runtime the assets to sample: the folder of resource
@@ -116,6 +117,8 @@ type Options struct {
 	// Ready, if set, is called once, when the source is ready, with the
 	// URL of the broker.
 	Ready func(brokerURL string)
+	// Build is the build of the connector, logged when the run starts.
+	Build version.Info
 	// Abort, if set, ends when a shutdown must not wait any more (a second
 	// Ctrl-C): the goodbye, the flush and the disconnect stop at once, and
 	// what is still queued is kept in the spool or lost.
@@ -180,6 +183,13 @@ type Runtime struct {
 func Run(ctx context.Context, src Source, o Options) (err error) {
 	o.defaults()
 	rt := &Runtime{opts: o, log: o.Logger, began: time.Now(), endpoints: map[string]*endpoint{}, assets: map[string]*running{}}
+	if b := o.Build; b.Version != "" {
+		ev := rt.log.Info().Str("version", b.Version)
+		if b.Revision != "" {
+			ev = ev.Str("commit", b.Revision).Bool("modified", b.Modified)
+		}
+		ev.Str("go", b.GoVersion).Msg("http-connector starting")
+	}
 	if o.LowGCWhileStarting {
 		rt.gc = lowerGCForStartup()
 		defer rt.gc.restore()
