@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -186,4 +187,44 @@ func TestParseParams(t *testing.T) {
 	if !reflect.DeepEqual(p, want) {
 		t.Errorf("got %v, want %v", p, want)
 	}
+}
+
+// The WWW-Authenticate header comes from the device: whatever it holds,
+// parsing neither panics nor loses a parameter written back quoted.
+func FuzzParseAuthenticate(f *testing.F) {
+	for _, s := range []string{
+		`Digest realm="a, b=\"c\"", qop="auth,auth-int", nonce=n, algorithm=SHA-256, stale=true`,
+		`Newauth realm="apps", type=1, title="Login to \"apps\"", Basic realm="simple"`,
+		`Negotiate YWxhZGRpbjpvcGVu==, , Digest  realm = "r" ,nonce="n",`,
+		`Digest realm="x\`, `realm=`, `,,,`, `Digest realm=, nonce="n"`,
+	} {
+		f.Add(s)
+	}
+	u, _ := url.Parse("http://device.local/x")
+	f.Fuzz(func(t *testing.T, s string) {
+		cs, err := parseAuthenticate(s)
+		_, _ = pickChallenge(http.Header{"Www-Authenticate": {s}}, u)
+		if err != nil {
+			return
+		}
+		for _, c := range cs {
+			if c.token68 != "" || c.dup != "" || len(c.params) == 0 {
+				continue
+			}
+			var b strings.Builder
+			b.WriteString("Digest ")
+			i := 0
+			for k, v := range c.params {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString(k + "=" + quote(v))
+				i++
+			}
+			back, err := parseAuthenticate(b.String())
+			if err != nil || len(back) != 1 || !reflect.DeepEqual(back[0].params, c.params) {
+				t.Fatalf("%q: params %q written back as %s read %+v, %v", s, c.params, b.String(), back, err)
+			}
+		}
+	})
 }
