@@ -145,6 +145,10 @@ func (r *Reader) Read(file string, data []byte) ([]*Resource, []error) {
 		rs, es := r.document(file, d)
 		out = append(out, rs...)
 		errs = append(errs, es...)
+		// The resources hold their typed copies; the document stays for
+		// the positions of fields only. Thousands of files must not keep
+		// their trees of values until the configuration is built.
+		d.Value = nil
 	}
 	if len(out) == 0 && len(errs) == 0 {
 		errs = append(errs, &yamlfile.Error{File: file, Message: "no resources in file"})
