@@ -3,11 +3,14 @@ package httpauth_test
 import (
 	"context"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 // serve starts h on a loopback server until the test ends.
@@ -75,4 +78,35 @@ func send(rt http.RoundTripper, method, url, body string) (answer, error) {
 		return answer{}, err
 	}
 	return answer{resp.StatusCode, resp.Header, string(b)}, nil
+}
+
+// clock is a fake clock for Options.Now and the fake servers, moved by
+// the test.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Date(2026, 5, 4, 8, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// httptestTLS starts h on a loopback HTTPS server until the test ends.
+func httptestTLS(t *testing.T, h http.Handler) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes of the tests
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv
 }
