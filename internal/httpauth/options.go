@@ -145,6 +145,18 @@ type errTooLarge int64
 
 func (e errTooLarge) Error() string { return fmt.Sprintf("the answer is over %d bytes", int64(e)) }
 
+// readBounded reads r to its end, failing past max bytes.
+func readBounded(r io.Reader, max int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, errTooLarge(max)
+	}
+	return b, nil
+}
+
 // boundedBody is a response body that fails past max bytes, rather than
 // ending early as io.LimitReader would.
 type boundedBody struct {

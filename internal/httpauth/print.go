@@ -1,12 +1,17 @@
 package httpauth
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"slices"
 	"strconv"
+	"strings"
+
+	"github.com/http-connector/http-connector/internal/mapping"
 )
 
 // redacted stands for a secret in what is printed.
@@ -66,4 +71,103 @@ func format(f fmt.State, verb rune, s, gs string) {
 	default:
 		io.WriteString(f, s)
 	}
+}
+
+// String shows the login without the header values, the query of the URL
+// or the body.
+func (l Login) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Login{%s %q", cmp.Or(l.Method, "POST"), where(l.URL))
+	if len(l.Header) > 0 {
+		fmt.Fprintf(&b, " header:%q", headerNames(l.Header))
+	}
+	if l.Body != nil {
+		fmt.Fprintf(&b, " body:<redacted, %d bytes>", len(l.Body))
+	}
+	if l.ContentType != "" {
+		fmt.Fprintf(&b, " content type:%q", l.ContentType)
+	}
+	p := l.public()
+	for _, f := range []struct{ name, v string }{
+		{"token jq", p.TokenJQ}, {"token header", p.TokenHeader}, {"error jq", p.ErrorJQ},
+		{"use header", p.UseHeader}, {"use prefix", p.UsePrefix}, {"use query", p.UseQuery},
+		{"expires in jq", p.ExpiresInJQ}, {"relogin jq", p.ReloginJQ},
+	} {
+		if f.v != "" {
+			fmt.Fprintf(&b, " %s:%q", f.name, f.v)
+		}
+	}
+	if l.Lifetime != 0 {
+		fmt.Fprintf(&b, " lifetime:%v", l.Lifetime)
+	}
+	if len(l.ReloginStatus) > 0 {
+		fmt.Fprintf(&b, " relogin status:%v", l.ReloginStatus)
+	}
+	b.WriteString("}")
+	return b.String()
+}
+
+// GoString keeps %#v from printing the secrets.
+func (l Login) GoString() string { return "httpauth." + l.String() }
+
+// Format prints String for every verb (GoString for %#v), so that no verb
+// or flag reaches the fields.
+func (l Login) Format(f fmt.State, verb rune) { format(f, verb, l.String(), l.GoString()) }
+
+// MarshalJSON writes the login without the header values, the query of
+// the URL or the body.
+func (l Login) MarshalJSON() ([]byte, error) { return json.Marshal(l.public()) }
+
+// LogValue keeps log/slog from printing the secrets.
+func (l Login) LogValue() slog.Value { return slog.AnyValue(l.public()) }
+
+type loginJSON struct {
+	Method        string   `json:"method,omitempty"`
+	URL           string   `json:"url"`
+	Header        []string `json:"header,omitempty"` // names only
+	Body          string   `json:"body,omitempty"`
+	ContentType   string   `json:"content_type,omitempty"`
+	TokenJQ       string   `json:"token_jq,omitempty"`
+	TokenHeader   string   `json:"token_header,omitempty"`
+	ErrorJQ       string   `json:"error_jq,omitempty"`
+	UseHeader     string   `json:"use_header,omitempty"`
+	UsePrefix     string   `json:"use_prefix,omitempty"`
+	UseQuery      string   `json:"use_query,omitempty"`
+	Lifetime      string   `json:"lifetime,omitempty"`
+	ExpiresInJQ   string   `json:"expires_in_jq,omitempty"`
+	ReloginStatus []int    `json:"relogin_status,omitempty"`
+	ReloginJQ     string   `json:"relogin_jq,omitempty"`
+}
+
+func (l Login) public() loginJSON {
+	p := loginJSON{Method: l.Method, URL: where(l.URL), Header: headerNames(l.Header), ContentType: l.ContentType,
+		TokenJQ: source(l.TokenJQ), TokenHeader: l.TokenHeader, ErrorJQ: source(l.ErrorJQ),
+		UseHeader: l.UseHeader, UsePrefix: l.UsePrefix, UseQuery: l.UseQuery,
+		ExpiresInJQ: source(l.ExpiresInJQ), ReloginStatus: l.ReloginStatus, ReloginJQ: source(l.ReloginJQ)}
+	if l.Body != nil {
+		p.Body = redacted
+	}
+	if l.Lifetime != 0 {
+		p.Lifetime = l.Lifetime.String()
+	}
+	return p
+}
+
+func headerNames(h http.Header) []string {
+	if len(h) == 0 {
+		return nil
+	}
+	names := make([]string, 0, len(h))
+	for k := range h {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	return names
+}
+
+func source(p *mapping.Program) string {
+	if p == nil {
+		return ""
+	}
+	return p.Source()
 }

@@ -93,3 +93,11 @@ func cookieValue(r *http.Request, name string) string {
 	}
 	return ""
 }
+
+type routerStats struct{ Logins, Refused, Pages int }
+
+func (rt *router) stats() routerStats {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return routerStats{rt.logins, rt.refused, rt.pages}
+}

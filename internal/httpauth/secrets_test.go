@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -60,6 +61,29 @@ func TestOAuth2PrintsNoSecret(t *testing.T) {
 	}
 	j, _ := json.Marshal(cfg)
 	if want := `{"token_url":"https://login.example/tenant-7/oauth/token","client_id":"\u003credacted\u003e","client_secret":"\u003credacted\u003e","scopes":["telemetry.read"],"params":["audience"],"auth_style":"auto","renew_before":"2m0s"}`; string(j) != want {
+		t.Errorf("JSON:\ngot  %s\nwant %s", j, want)
+	}
+}
+
+// A Login shows neither its header values, the query of its URL nor its
+// body, however it is printed, marshalled or logged; nor does the
+// transport made of it.
+func TestLoginPrintsNoSecret(t *testing.T) {
+	l := plcLogin(t, "https://127.0.0.1:8443", plcPassword)
+	l.URL.RawQuery = "key=qu3ry-k3y"
+	l.Header = http.Header{"X-Api-Key": {"h3ader-k3y"}}
+	secrets := []string{plcPassword, "qu3ry-k3y", "h3ader-k3y"}
+	wantNoSecret(t, printed(l), secrets...)
+	wantNoSecret(t, printed(&l), secrets...)
+	wantNoSecret(t, printed(httpauth.NewLogin(l, nil, nil, httpauth.Options{})), secrets...)
+	wantNoSecret(t, printed(httpauth.NewCookies(nil, nil)), secrets...)
+
+	want := `Login{POST "https://127.0.0.1:8443/api/jsonrpc" header:["X-Api-Key"] body:<redacted, 103 bytes> content type:"application/json" token jq:".result.token" use header:"X-Auth-Token" relogin jq:".error.code? == 2"}`
+	if got := fmt.Sprintf("%v", l); got != want {
+		t.Errorf("%%v:\ngot  %s\nwant %s", got, want)
+	}
+	j, _ := json.Marshal(l)
+	if want := `{"url":"https://127.0.0.1:8443/api/jsonrpc","header":["X-Api-Key"],"body":"\u003credacted\u003e","content_type":"application/json","token_jq":".result.token","use_header":"X-Auth-Token","relogin_jq":".error.code? == 2"}`; string(j) != want {
 		t.Errorf("JSON:\ngot  %s\nwant %s", j, want)
 	}
 }
