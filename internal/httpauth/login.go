@@ -117,7 +117,7 @@ func NewLogin(cfg Login, base http.RoundTripper, jar http.CookieJar, opts Option
 		t.jar = jar
 		t.next = NewCookies(base, jar)
 	}
-	t.client = &http.Client{Transport: base, Jar: jar, Timeout: requestTimeout}
+	t.base = base
 	t.header = http.CanonicalHeaderKey(cmp.Or(cfg.UseHeader, "Authorization"))
 	t.prefix = cfg.UsePrefix
 	if t.prefix == "" && t.header == "Authorization" {
@@ -139,8 +139,8 @@ type loginTransport struct {
 	invalid error
 	method  string
 	url     string            // the login URL without query
+	base    http.RoundTripper // sends the login
 	next    http.RoundTripper // sends the requests: base, with the jar's cookies if there is a jar
-	client  *http.Client      // sends the login
 	jar     http.CookieJar    // nil: none
 	header  string            // the token goes into this header with prefix,
 	prefix  string
@@ -237,9 +237,10 @@ func (t *loginTransport) attempt(ctx context.Context) (status int, token string,
 	if t.cfg.ContentType != "" && req.Header.Get("Content-Type") == "" {
 		req.Header.Set("Content-Type", t.cfg.ContentType)
 	}
-	resp, err := t.client.Do(req)
+	rec := &recorder{base: t.base, max: t.opts.MaxBody}
+	resp, err := (&http.Client{Transport: rec, Jar: t.jar, Timeout: requestTimeout}).Do(req)
 	if err != nil {
-		return 0, "", 0, netError(err)
+		return rec.status, "", 0, netError(err)
 	}
 	defer resp.Body.Close()
 	b, err := readBounded(resp.Body, t.opts.MaxBody)
@@ -249,7 +250,7 @@ func (t *loginTransport) attempt(ctx context.Context) (status int, token string,
 	if resp.StatusCode/100 != 2 {
 		return resp.StatusCode, "", 0, statusError(resp.StatusCode, b, t.secrets)
 	}
-	token, lifetime, err = t.answer(ctx, resp.Header, b)
+	token, lifetime, err = t.answer(ctx, resp.Header, b, rec.setCookie)
 	return resp.StatusCode, token, lifetime, err
 }
 

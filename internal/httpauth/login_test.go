@@ -190,6 +190,21 @@ func TestLoginSessionCookie(t *testing.T) {
 	}
 }
 
+// A session cookie for a path the login URL is not under still counts:
+// the login set it, and the requests under the path carry it.
+func TestLoginSessionCookieForAPath(t *testing.T) {
+	rtr := newRouter(routerPassword, 0, time.Now)
+	rtr.cookiePath = "/api"
+	srv := serve(t, rtr)
+	rt := httpauth.NewLogin(routerLogin(t, srv.URL, routerPassword), nil, nil, httpauth.Options{})
+	if code, body := do(t, rt, "GET", srv.URL+"/api/status", ""); code != http.StatusOK {
+		t.Errorf("HTTP %d %s", code, body)
+	}
+	if got := rtr.stats(); got != (routerStats{Logins: 1, Pages: 1}) {
+		t.Errorf("router saw %+v", got)
+	}
+}
+
 // A session is renewed when it is as old as its lifetime, given or read
 // from the login answer, before the device refuses it.
 func TestLoginLifetime(t *testing.T) {

@@ -18,8 +18,9 @@ import (
 )
 
 // answer reads the session from a 2xx login answer: it checks that the
-// answer is no refusal, then takes the token and the lifetime.
-func (t *loginTransport) answer(ctx context.Context, h http.Header, body []byte) (string, time.Duration, error) {
+// answer is no refusal, then takes the token and the lifetime. setCookie
+// tells whether an answer of the login, redirects included, set a cookie.
+func (t *loginTransport) answer(ctx context.Context, h http.Header, body []byte, setCookie bool) (string, time.Duration, error) {
 	doc, jsonErr := decodeJSON(body)
 	if jsonErr != nil && (t.cfg.TokenJQ != nil || t.cfg.ErrorJQ != nil || t.cfg.ExpiresInJQ != nil) {
 		return "", 0, fmt.Errorf("the answer is not JSON: %w", jsonErr)
@@ -37,7 +38,9 @@ func (t *loginTransport) answer(ctx context.Context, h http.Header, body []byte)
 	if err != nil {
 		return "", 0, err
 	}
-	if t.cfg.session() && len(t.jar.Cookies(t.cfg.URL)) == 0 {
+	// A device may authenticate the session cookie it set at the first
+	// login, without a new one.
+	if t.cfg.session() && !setCookie && len(t.jar.Cookies(t.cfg.URL)) == 0 {
 		return "", 0, errors.New("the answer set no cookie")
 	}
 	return token, lifetime, nil

@@ -224,24 +224,6 @@ func lifetimeOf(tok *oauth2.Token) time.Duration {
 	return time.Duration(min(secs, math.MaxInt32) * float64(time.Second))
 }
 
-// recorder is the transport of token requests: it keeps the status of the
-// last answer, for the Event, and bounds the body.
-type recorder struct {
-	base   http.RoundTripper
-	max    int64
-	status int
-}
-
-func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := r.base.RoundTrip(req)
-	if err != nil {
-		return nil, err
-	}
-	r.status = resp.StatusCode
-	resp.Body = &boundedBody{ReadCloser: resp.Body, left: r.max, max: r.max}
-	return resp, nil
-}
-
 // CloseIdleConnections closes the idle connections of the base transport.
 func (t *oauth2Transport) CloseIdleConnections() { closeIdle(t.base) }
 

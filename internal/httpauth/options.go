@@ -180,6 +180,27 @@ func (b *boundedBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// recorder is the transport of a login or token request: it keeps what
+// the Event and the checks need of the answers (the last status, whether
+// any set a cookie), and bounds the bodies.
+type recorder struct {
+	base      http.RoundTripper
+	max       int64
+	status    int
+	setCookie bool
+}
+
+func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := r.base.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	r.status = resp.StatusCode
+	r.setCookie = r.setCookie || len(resp.Header["Set-Cookie"]) > 0
+	resp.Body = &boundedBody{ReadCloser: resp.Body, left: r.max, max: r.max}
+	return resp, nil
+}
+
 // snippetLen bounds the text a device's answer puts into an error.
 const snippetLen = 120
 

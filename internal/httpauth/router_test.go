@@ -15,6 +15,7 @@ import (
 type router struct {
 	user, password string
 	ttl            time.Duration // a session expires this long after the login; 0: never
+	cookiePath     string        // the Path of the session cookie; "": /
 	now            func() time.Time
 
 	mu       sync.Mutex
@@ -64,6 +65,11 @@ func (rt *router) login(w http.ResponseWriter, r *http.Request) {
 		exp = rt.now().Add(rt.ttl)
 	}
 	rt.sessions[sid] = exp
+	if rt.cookiePath != "" {
+		http.SetCookie(w, &http.Cookie{Name: "SID", Value: sid, Path: rt.cookiePath, HttpOnly: true})
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	http.SetCookie(w, &http.Cookie{Name: "SID", Value: sid, Path: "/", HttpOnly: true})
 	http.Redirect(w, r, "/index.html", http.StatusSeeOther)
 }
