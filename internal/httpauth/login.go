@@ -68,8 +68,10 @@ func (l Login) Validate() error {
 	if err := checkURL(l.URL); err != nil {
 		return fmt.Errorf("login: URL: %w", err)
 	}
-	if l.Method != "" && strings.IndexFunc(l.Method, func(r rune) bool { return r < 'A' || r > 'Z' }) >= 0 {
-		return fmt.Errorf("login: method %q: want an upper-case HTTP method", l.Method)
+	for _, f := range []struct{ name, v string }{{"method", l.Method}, {"token header", l.TokenHeader}, {"use header", l.UseHeader}} {
+		if f.v != "" && !isToken(f.v) {
+			return fmt.Errorf("login: %s %q: want a token (letters, digits and !#$%%&'*+-.^_`|~)", f.name, f.v)
+		}
 	}
 	if l.TokenJQ != nil && l.TokenHeader != "" {
 		return fmt.Errorf("login: the token from TokenJQ or TokenHeader, not both")
@@ -142,7 +144,7 @@ type loginTransport struct {
 	base    http.RoundTripper // sends the login
 	next    http.RoundTripper // sends the requests: base, with the jar's cookies if there is a jar
 	jar     http.CookieJar    // nil: none
-	header  string            // the token goes into this header with prefix,
+	header  string            // the token goes into this header, after prefix, unless UseQuery is set
 	prefix  string
 	relogin []int
 	secrets redactor
@@ -252,6 +254,17 @@ func (t *loginTransport) attempt(ctx context.Context) (status int, token string,
 	}
 	token, lifetime, err = t.answer(ctx, resp.Header, b, rec.setCookie)
 	return resp.StatusCode, token, lifetime, err
+}
+
+// isToken reports whether s is an RFC 9110 token, as methods and header
+// names are.
+func isToken(s string) bool {
+	for _, c := range []byte(s) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // setQuery sets the query parameter name of u to v, in place if it is

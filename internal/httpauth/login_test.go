@@ -456,7 +456,8 @@ func TestLoginInvalidConfig(t *testing.T) {
 	}{
 		{"no URL", httpauth.Login{}, "login: URL: no URL"},
 		{"relative URL", httpauth.Login{URL: mustURL(t, "/login")}, "login: URL: :///login: want an http or https URL"},
-		{"method", httpauth.Login{URL: u, Method: "post"}, `login: method "post": want an upper-case HTTP method`},
+		{"method", httpauth.Login{URL: u, Method: "GET /"}, "login: method \"GET /\": want a token (letters, digits and !#$%&'*+-.^_`|~)"},
+		{"header", httpauth.Login{URL: u, UseHeader: "X-Auth-Token:"}, "login: use header \"X-Auth-Token:\": want a token (letters, digits and !#$%&'*+-.^_`|~)"},
 		{"two token sources", httpauth.Login{URL: u, TokenJQ: jq(t, ".token"), TokenHeader: "X-Token"}, "login: the token from TokenJQ or TokenHeader, not both"},
 		{"two token uses", httpauth.Login{URL: u, UseHeader: "X-Token", UseQuery: "token"}, "login: the token in UseHeader or UseQuery, not both"},
 		{"negative lifetime", httpauth.Login{URL: u, Lifetime: -time.Minute}, "login: lifetime -1m0s is negative"},
