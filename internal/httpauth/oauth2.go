@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -104,8 +105,8 @@ func NewOAuth2(cfg OAuth2, base http.RoundTripper, opts Options) http.RoundTripp
 		ClientID:       cfg.ClientID,
 		ClientSecret:   cfg.ClientSecret,
 		TokenURL:       cfg.TokenURL.String(),
-		Scopes:         cfg.Scopes,
-		EndpointParams: cfg.Params,
+		Scopes:         slices.Clone(cfg.Scopes),
+		EndpointParams: cloneValues(cfg.Params),
 		AuthStyle:      [...]oauth2.AuthStyle{oauth2.AuthStyleAutoDetect, oauth2.AuthStyleInHeader, oauth2.AuthStyleInParams}[cfg.AuthStyle],
 	}
 	basic := url.QueryEscape(cfg.ClientID) + ":" + url.QueryEscape(cfg.ClientSecret)
@@ -145,7 +146,7 @@ func (t *oauth2Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody(req)
 		return nil, err
 	}
-	resp, err := t.send(req, req.Clone(ctx), g)
+	resp, err := t.send(req.Clone(ctx), g)
 	if err != nil || resp.StatusCode != http.StatusUnauthorized {
 		return resp, err
 	}
@@ -161,11 +162,11 @@ func (t *oauth2Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, t.opts.errorf("%s %s: %w", req.Method, where(req.URL), err)
 	}
-	return t.send(req, r, g)
+	return t.send(r, g)
 }
 
-// send sends r, a copy of req, with the token of g.
-func (t *oauth2Transport) send(req, r *http.Request, g *grant) (*http.Response, error) {
+// send sends r, a copy of the caller's request, with the token of g.
+func (t *oauth2Transport) send(r *http.Request, g *grant) (*http.Response, error) {
 	r.Header.Set("Authorization", g.value)
 	return t.base.RoundTrip(r)
 }
@@ -204,6 +205,17 @@ func (t *oauth2Transport) describe(err error) error {
 		return ne
 	}
 	return errors.New(strings.TrimPrefix(err.Error(), "oauth2: "))
+}
+
+func cloneValues(v url.Values) url.Values {
+	if v == nil {
+		return nil
+	}
+	c := make(url.Values, len(v))
+	for k, vs := range v {
+		c[k] = slices.Clone(vs)
+	}
+	return c
 }
 
 // lifetimeOf is the lifetime the token endpoint gave the token in
