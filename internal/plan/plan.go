@@ -329,6 +329,7 @@ func (pl *Planner) validate(v *schemas.Validator, doc map[string]any, path strin
 type datasetConfig struct {
 	SamplingInterval    *int64  `json:"samplingInterval"`
 	SamplingIntervalAlt *int64  `json:"SamplingInterval"`
+	SamplingIntervalMS  *int64  `json:"samplingIntervalInMilliseconds"`
 	RequestTimeout      *int64  `json:"requestTimeout"`
 	JQ                  *string `json:"jq"`
 	Mapping             *string `json:"mapping"`
@@ -373,13 +374,15 @@ func (pl *Planner) datasetConfig(ds *adr.Dataset, defaults map[string]any, path 
 	for k, v := range defaults {
 		merged[k] = v
 	}
-	// The two spellings of the interval are one setting: the dataset's own
-	// value overrides the asset default in either spelling.
-	_, lower := own["samplingInterval"]
-	_, upper := own["SamplingInterval"]
-	if lower || upper {
-		delete(merged, "samplingInterval")
-		delete(merged, "SamplingInterval")
+	// The three spellings of the interval are one setting: the dataset's
+	// own value overrides the asset default in any spelling.
+	for _, k := range intervalKeys {
+		if _, ok := own[k]; ok {
+			for _, k := range intervalKeys {
+				delete(merged, k)
+			}
+			break
+		}
 	}
 	// So are jq and mapping: the dataset's own replaces the asset default.
 	_, jq := own["jq"]
@@ -399,16 +402,22 @@ func (pl *Planner) datasetConfig(ds *adr.Dataset, defaults map[string]any, path 
 	return cfg, named
 }
 
+// intervalKeys are the spellings of the sampling interval: ours, the AIO
+// walkthrough's and Microsoft's REST connector's.
+var intervalKeys = []string{"samplingInterval", "SamplingInterval", "samplingIntervalInMilliseconds"}
+
 // timing sets the dataset's interval and request timeout.
 func (pl *Planner) timing(d *Dataset, cfg datasetConfig, path string, probs *Problems) {
 	d.Interval = pl.defaults.SamplingInterval
-	switch {
-	case cfg.SamplingInterval != nil && cfg.SamplingIntervalAlt != nil:
-		probs.add(path+".datasetConfiguration", "samplingInterval and SamplingInterval are the same setting: give one")
-	case cfg.SamplingInterval != nil:
-		d.Interval = time.Duration(*cfg.SamplingInterval) * time.Millisecond
-	case cfg.SamplingIntervalAlt != nil:
-		d.Interval = time.Duration(*cfg.SamplingIntervalAlt) * time.Millisecond
+	var set []string
+	for i, v := range []*int64{cfg.SamplingInterval, cfg.SamplingIntervalAlt, cfg.SamplingIntervalMS} {
+		if v != nil {
+			set = append(set, intervalKeys[i])
+			d.Interval = time.Duration(*v) * time.Millisecond
+		}
+	}
+	if len(set) > 1 {
+		probs.add(path+".datasetConfiguration", "%s are one setting, the sampling interval: give one", strings.Join(set, " and "))
 	}
 	d.Timeout = min(d.Interval*8/10, pl.defaults.RequestTimeout)
 	if cfg.RequestTimeout != nil {
