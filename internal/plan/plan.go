@@ -130,6 +130,9 @@ type Request struct {
 	URL    *url.URL // never modified
 	Header http.Header
 	Body   []byte
+	// Parse reads the responses; its zero value reads bodies by their
+	// Content-Type.
+	Parse Parse
 }
 
 // Point is one data point's plan.
@@ -334,6 +337,7 @@ type datasetConfig struct {
 	JQ                  *string `json:"jq"`
 	Mapping             *string `json:"mapping"`
 	MessageSchema       any     `json:"messageSchema"`
+	formatConfig
 }
 
 // pointConfig is the decoded data point configuration.
@@ -344,6 +348,7 @@ type pointConfig struct {
 	Query   map[string]string `json:"query"`
 	JQ      *string           `json:"jq"`
 	Mapping *string           `json:"mapping"`
+	formatConfig
 }
 
 func (pl *Planner) dataset(asset string, a *adr.Asset, ds *adr.Dataset, defaults map[string]any, ep *Endpoint, path string) (*Dataset, Problems) {
@@ -352,7 +357,7 @@ func (pl *Planner) dataset(asset string, a *adr.Asset, ds *adr.Dataset, defaults
 	d := &Dataset{Asset: asset, Name: ds.Name, TypeRef: ds.TypeRef, Source: ds.DataSource}
 	pl.timing(d, cfg, path, &probs)
 	pl.datasetMapping(d, cfg, named, path, &probs)
-	pl.points(d, ds, ep, path, &probs)
+	pl.points(d, ds, ep, cfg.parser(path+".datasetConfiguration", &probs), path, &probs)
 	d.Targets = destinations(a, ds, path, &probs)
 	if len(probs) > 0 {
 		return nil, probs
@@ -463,7 +468,7 @@ func (pl *Planner) datasetMapping(d *Dataset, cfg datasetConfig, named bool, pat
 
 // points builds the dataset's data points and their distinct requests: a
 // dataset without data points requests its dataSource.
-func (pl *Planner) points(d *Dataset, ds *adr.Dataset, ep *Endpoint, path string, probs *Problems) {
+func (pl *Planner) points(d *Dataset, ds *adr.Dataset, ep *Endpoint, parse Parse, path string, probs *Problems) {
 	byKey := map[string]int{}
 	request := func(r *Request) int {
 		k := requestKey(r)
@@ -480,6 +485,7 @@ func (pl *Planner) points(d *Dataset, ds *adr.Dataset, ep *Endpoint, path string
 		} else if r, err := buildRequest(ep, ds.DataSource, pointConfig{}); err != nil {
 			probs.add(path+".dataSource", "%v", err)
 		} else if r != nil {
+			r.Parse = parse
 			request(r)
 		}
 	}
@@ -492,14 +498,14 @@ func (pl *Planner) points(d *Dataset, ds *adr.Dataset, ep *Endpoint, path string
 			continue
 		}
 		names[dp.Name] = i
-		if pt := pl.point(ds, dp, ep, path, ppath, request, probs); pt != nil {
+		if pt := pl.point(ds, dp, ep, parse, path, ppath, request, probs); pt != nil {
 			d.Points = append(d.Points, pt)
 		}
 	}
 }
 
 // point builds one data point; request de-duplicates its request.
-func (pl *Planner) point(ds *adr.Dataset, dp *adr.DataPoint, ep *Endpoint, path, ppath string, request func(*Request) int, probs *Problems) *Point {
+func (pl *Planner) point(ds *adr.Dataset, dp *adr.DataPoint, ep *Endpoint, parse Parse, path, ppath string, request func(*Request) int, probs *Problems) *Point {
 	raw, err := decodeConfig(dp.DataPointConfiguration)
 	if err != nil {
 		probs.add(ppath+".dataPointConfiguration", "%v", err)
@@ -525,6 +531,10 @@ func (pl *Planner) point(ds *adr.Dataset, dp *adr.DataPoint, ep *Endpoint, path,
 	}
 	if r == nil { // the endpoint is broken; that is reported with the device
 		return nil
+	}
+	r.Parse = parse
+	if pc.formatConfig.set() {
+		r.Parse = pc.parser(ppath+".dataPointConfiguration", probs)
 	}
 	key, _ := json.Marshal(dp.Name)
 	pt := &Point{Name: dp.Name, Request: request(r), Key: append(key, ':')}
@@ -654,6 +664,7 @@ func buildRequest(ep *Endpoint, source string, pc pointConfig) (*Request, error)
 // requestKey identifies requests that can be fetched once for several points.
 func requestKey(r *Request) string {
 	var b strings.Builder
+	fmt.Fprintf(&b, "format %s\n", r.Parse.Key)
 	b.WriteString(r.Method)
 	b.WriteByte(' ')
 	b.WriteString(r.URL.String())

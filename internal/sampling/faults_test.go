@@ -243,7 +243,7 @@ func sickDevices(n *faultNet, maxBody int, hugeWritten *atomic.Int64) []sickDevi
 		{"nested", n.serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			io.WriteString(w, strings.Repeat("[", 20000)+strings.Repeat("]", 20000))
-		})), "GET http://127.0.0.1:*/data: response is not valid JSON: invalid character '[' exceeded max depth"},
+		})), "GET http://127.0.0.1:*/data: JSON at line 1, column 10001: invalid character '[' exceeded max depth"},
 		{"html", n.serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/html")
 			w.WriteHeader(http.StatusBadGateway)
@@ -252,11 +252,11 @@ func sickDevices(n *faultNet, maxBody int, hugeWritten *atomic.Int64) []sickDevi
 		{"notjson", n.serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			io.WriteString(w, "<html><body>Please log in</body></html>")
-		})), "GET http://127.0.0.1:*/data: response is not valid JSON: invalid character '<' looking for beginning of value"},
+		})), "GET http://127.0.0.1:*/data: JSON at line 1, column 1: invalid character '<' looking for beginning of value"},
 		{"binary", n.serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/plain")
 			w.Write([]byte("temp=\xff\xfe\x00"))
-		})), "GET http://127.0.0.1:*/data: response is neither JSON nor UTF-8 text"},
+		})), "GET http://127.0.0.1:*/data: neither JSON nor UTF-8 text: invalid UTF-8 at line 1, column 6"},
 		{"panicky", n.counter(), "internal error: mapping blew up"},
 	}
 }

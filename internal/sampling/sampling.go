@@ -12,17 +12,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/rs/zerolog"
 
 	"github.com/http-connector/http-connector/internal/fetch"
+	"github.com/http-connector/http-connector/internal/format"
 	"github.com/http-connector/http-connector/internal/mqttclient"
 	"github.com/http-connector/http-connector/internal/plan"
 )
@@ -333,22 +332,43 @@ type response struct {
 	perr    error
 	done    bool
 	raw     rawBody
+	parser  *format.Parser // the request's, or detection by Content-Type
 }
 
 func (rs *response) value() (any, error) {
 	if !rs.done {
-		rs.parsed, rs.perr = Decode(rs.r.Body, rs.r.ContentType)
+		rs.parsed, rs.perr = rs.parser.Parse(rs.r.Body, rs.r.ContentType)
 		rs.done = true
 	}
 	return rs.parsed, rs.perr
 }
 
-// rawBody is what the raw path knows of the body (see raw.go).
+// rawBody is what the raw path knows of the body (see raw.go). A body read
+// in another format than JSON never takes it.
 func (rs *response) rawBody() *rawBody {
 	if !rs.raw.checked {
+		if !rs.readsJSON() {
+			rs.raw = rawBody{checked: true, members: rs.raw.members}
+			return &rs.raw
+		}
 		rs.raw.check(rs.r.Body, rs.r.ContentType)
 	}
 	return &rs.raw
+}
+
+// readsJSON reports whether the body is read as JSON (or as JSON when it
+// looks like JSON): no format declared, json, or detection that does not
+// pick another format for its Content-Type.
+func (rs *response) readsJSON() bool {
+	p := rs.parser
+	if p.Format() == format.JSON {
+		return true
+	}
+	if p.Format() != format.Auto {
+		return false
+	}
+	f := format.Detect(rs.r.ContentType)
+	return f == format.JSON || f == format.Auto
 }
 
 // value is a data point's value: its JSON text, or a Go value to encode
@@ -365,6 +385,18 @@ type value struct {
 // share one (Options.Workspaces); the zero value is ready to use.
 type Workspaces struct {
 	pool sync.Pool // *scratch
+	// auto reads the bodies of requests without a declared format: by
+	// their Content-Type.
+	autoOnce sync.Once
+	auto     *format.Parser
+}
+
+// autoParser is the parser of bodies without a declared format.
+func (w *Workspaces) autoParser() *format.Parser {
+	w.autoOnce.Do(func() {
+		w.auto, _ = format.New(format.Auto, format.Options{}) // never fails without options
+	})
+	return w.auto
 }
 
 // scratch is the memory one sample works in.
@@ -495,6 +527,12 @@ func (s *Sampler) begin(ctx context.Context, now time.Time) *sample {
 		sm.sc.resps = make([]response, len(s.reqs))
 	}
 	sm.resps = sm.sc.resps[:len(s.reqs)]
+	for i, r := range s.ds.Requests {
+		sm.resps[i].parser = r.Parse.Parser
+		if sm.resps[i].parser == nil {
+			sm.resps[i].parser = s.work.autoParser()
+		}
+	}
 	if n := len(s.ds.Points); cap(sm.sc.values) < n {
 		sm.sc.values = make([]value, n)
 	}
@@ -551,7 +589,7 @@ func (sm *sample) input() (input any, raw []byte, err error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", s.reqs[0], err)
 		}
-		if _, isString := v.(string); !isString {
+		if _, isString := v.(string); !isString && rs.readsJSON() {
 			return nil, bytes.TrimSpace(rs.r.Body), nil
 		}
 		return v, nil, nil
@@ -697,37 +735,13 @@ func (s *Sampler) timeLimit(ctx context.Context, err error) error {
 	return err
 }
 
-// Decode parses a response body: JSON becomes its value (numbers as
-// json.Number, so they keep their exact text), other text becomes a string.
-// A body that claims to be JSON but is not, or that is not UTF-8 text, is an
-// error. An empty body is null.
+// Decode parses a response body as a request without a declared format
+// reads it: by its Content-Type (see internal/format). JSON becomes its
+// value, numbers as json.Number so that they keep their exact text; text
+// becomes a string; an empty body is null.
 func Decode(body []byte, contentType string) (any, error) {
-	trimmed := bytes.TrimSpace(body)
-	if len(trimmed) == 0 {
-		return nil, nil
-	}
-	isJSON := isJSONType(contentType)
-	if isJSON || looksLikeJSON(trimmed[0]) {
-		dec := json.NewDecoder(bytes.NewReader(trimmed))
-		dec.UseNumber()
-		var v any
-		err := dec.Decode(&v)
-		if err == nil {
-			if _, terr := dec.Token(); !errors.Is(terr, io.EOF) {
-				err = errors.New("data after the JSON value")
-			}
-		}
-		if err == nil {
-			return v, nil
-		}
-		if isJSON {
-			return nil, fmt.Errorf("response is not valid JSON: %v", err)
-		}
-	}
-	if !utf8.Valid(body) {
-		return nil, errors.New("response is neither JSON nor UTF-8 text")
-	}
-	return string(body), nil
+	p, _ := format.New(format.Auto, format.Options{}) // never fails without options
+	return p.Parse(body, contentType)
 }
 
 func looksLikeJSON(c byte) bool {

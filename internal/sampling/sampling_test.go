@@ -259,7 +259,7 @@ func TestFailures(t *testing.T) {
 `, "GET " + srv.URL + "/missing: HTTP 404 Not Found: no route GET /missing"},
 		{"JSON content type with a broken body", `    - name: d
       dataPoints: [{name: x, dataSource: /broken}]
-`, `data point "x": response is not valid JSON: unexpected EOF`},
+`, `data point "x": JSON at line 1, column 6: unexpected end of the JSON value`},
 		{"mapping error", `    - name: d
       dataPoints:
         - {name: x, dataSource: /html, dataPointConfiguration: '{"jq": ".x"}'}
