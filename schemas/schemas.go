@@ -32,6 +32,7 @@ const (
 	ADRResources           = "adr-resources.schema.json"
 	DatasetConfiguration   = "dataset-configuration.schema.json"
 	DataPointConfiguration = "datapoint-configuration.schema.json"
+	EndpointConfiguration  = "endpoint-configuration.schema.json"
 	MappingFile            = "mapping-file.schema.json"
 	ConnectorMetadata      = "connector-metadata.json"
 )

@@ -39,13 +39,19 @@ func TestMetadataEmbedsTheConfigurationSchemas(t *testing.T) {
 	if err := json.Unmarshal(raw, &meta); err != nil {
 		t.Fatal(err)
 	}
-	datasets := meta["inboundEndpoints"].([]any)[0].(map[string]any)["datasets"].(map[string]any)
+	endpoint := meta["inboundEndpoints"].([]any)[0].(map[string]any)
+	datasets := endpoint["datasets"].(map[string]any)
 	points := datasets["dataPoints"].(map[string]any)
 	embedded := map[string]map[string]any{
+		EndpointConfiguration:  endpoint,
 		DatasetConfiguration:   datasets,
 		DataPointConfiguration: points,
 	}
-	keys := map[string]string{DatasetConfiguration: "datasetConfigurationSchema", DataPointConfiguration: "dataPointConfigurationSchema"}
+	keys := map[string]string{
+		EndpointConfiguration:  "additionalConfigurationSchema",
+		DatasetConfiguration:   "datasetConfigurationSchema",
+		DataPointConfiguration: "dataPointConfigurationSchema",
+	}
 	for name, parent := range embedded {
 		b, err := File(name)
 		if err != nil {

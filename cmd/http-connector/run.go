@@ -135,5 +135,8 @@ func cmdValidate(ctx context.Context, e *env, args []string) int {
 	for _, d := range cfg.Disabled {
 		fmt.Fprintln(e.stdout, "not sampled:", d)
 	}
+	for _, n := range cfg.Notes {
+		fmt.Fprintln(e.stdout, "note:", n)
+	}
 	return exitOK
 }

@@ -26,6 +26,7 @@ type Config struct {
 	Endpoints map[string]*plan.Endpoint // by Endpoint.Key()
 	Assets    []*plan.Asset             // in file order; disabled ones included
 	Disabled  []string                  // why assets are not sampled, one line each
+	Notes     []string                  // what is read but not used, one line each
 	Mappings  *mappingfile.Library      // the mapping library references resolved against
 	Resources int                       // Device and Asset resources read
 	// Skipped are the subfolders of the folder that were not read: only
@@ -215,6 +216,10 @@ func (l *Loader) Build(res []*resourcefile.Resource) (*Config, []error) {
 				errs = append(errs, fileError(j.dr, fmt.Sprintf("device %q", j.dr.Name), p.Path, p.Message, p.Detail))
 			}
 			cfg.Endpoints[j.key] = j.ep // nil when broken: reported once
+			if j.ep != nil && len(j.ep.Config.Ignored) > 0 {
+				cfg.Notes = append(cfg.Notes, fmt.Sprintf("device %q endpoint %q: additionalConfiguration: %s not used by http-connector",
+					j.ep.Device, j.ep.Name, strings.Join(j.ep.Config.Ignored, ", ")))
+			}
 		}
 		for _, p := range j.probs {
 			errs = append(errs, fileError(j.ar, AssetContext(j.ar.Name, j.ar.Asset, p.Path), p.Path, p.Message, p.Detail))

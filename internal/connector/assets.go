@@ -4,9 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"sync"
 	"time"
 
+	"github.com/http-connector/http-connector/internal/credentials"
+	"github.com/http-connector/http-connector/internal/endpointclient"
 	"github.com/http-connector/http-connector/internal/fetch"
+	"github.com/http-connector/http-connector/internal/httpauth"
+	"github.com/http-connector/http-connector/internal/placeholder"
 	"github.com/http-connector/http-connector/internal/plan"
 	"github.com/http-connector/http-connector/internal/sampling"
 	"github.com/http-connector/http-connector/internal/schedule"
@@ -19,6 +25,9 @@ type endpoint struct {
 	fingerprint string // of the secrets the client was built with
 	failing     string // why its secrets cannot be read again, if they cannot
 	users       int
+
+	authMu  sync.Mutex
+	refused map[string]bool // the datasets whose requests the device refuses
 }
 
 // running is an asset being sampled.
@@ -27,6 +36,8 @@ type running struct {
 	endpoint *endpoint
 	jobs     []*schedule.Job
 	samplers []*sampling.Sampler
+	secrets  []string // names of the secrets of its requests' placeholders
+	print    string   // of their content when it started
 }
 
 // Apply makes the running assets exactly the active ones of assets: new
@@ -87,17 +98,24 @@ func (rt *Runtime) start(a *plan.Asset) error {
 	if err != nil {
 		return fmt.Errorf("asset %q: %w", a.Name, err)
 	}
-	r := &running{plan: a, endpoint: ep}
+	r := &running{plan: a, endpoint: ep, secrets: a.SecretNames()}
+	var lookup func(placeholder.Ref) (string, error)
+	if len(r.secrets) > 0 {
+		values, print, err := credentials.Named(r.secrets, rt.setup.Secrets)
+		if err != nil {
+			rt.release(ep)
+			return fmt.Errorf("asset %q: request secrets: %w", a.Name, err)
+		}
+		r.print = print
+		lookup = credentials.Lookup(values)
+	}
 	hooks := rt.setup.Hooks
 	for _, d := range a.Datasets {
-		opts := sampling.Options{Logger: rt.log, Counters: &rt.counters, Go: rt.sched.Go, Workspaces: &rt.work}
+		opts := sampling.Options{Logger: rt.log, Counters: &rt.counters, Go: rt.sched.Go, Workspaces: &rt.work, Secrets: lookup}
 		if hooks.Decorate != nil {
 			opts.Decorate = hooks.Decorate(a, d)
 		}
-		if f := hooks.DatasetState; f != nil {
-			asset, dataset := a.Name, d.Name
-			opts.OnStateChange = func(err error) { f(asset, dataset, err) }
-		}
+		opts.OnStateChange = rt.datasetState(ep, a.Name, d.Name)
 		s, err := sampling.New(d, ep.client, rt.pub, opts)
 		if err != nil {
 			rt.stop(context.Background(), r)
@@ -156,6 +174,55 @@ func (rt *Runtime) acquire(p *plan.Endpoint) (*endpoint, error) {
 	return ep, nil
 }
 
+// datasetState passes a dataset's state changes to the hooks, and tells
+// EndpointAuth when the device starts or stops refusing the endpoint's
+// credentials in any of its datasets.
+func (rt *Runtime) datasetState(ep *endpoint, asset, dataset string) func(error) {
+	hooks := rt.setup.Hooks
+	key := asset + "/" + dataset
+	return func(err error) {
+		if hooks.DatasetState != nil {
+			hooks.DatasetState(asset, dataset, err)
+		}
+		ep.authMu.Lock()
+		was := len(ep.refused) > 0
+		if refused(err) {
+			if ep.refused == nil {
+				ep.refused = map[string]bool{}
+			}
+			ep.refused[key] = true
+		} else {
+			delete(ep.refused, key)
+		}
+		now := len(ep.refused) > 0
+		ep.authMu.Unlock()
+		if was == now {
+			return
+		}
+		log := rt.log.With().Str("device", ep.plan.Device).Str("endpoint", ep.plan.Name).Logger()
+		if now {
+			log.Warn().Err(err).Msg("the device refuses the endpoint's credentials")
+		} else {
+			log.Info().Msg("the device accepts the endpoint's credentials again")
+			err = nil
+		}
+		if hooks.EndpointAuth != nil {
+			hooks.EndpointAuth(ep.plan, err)
+		}
+	}
+}
+
+// refused reports whether err is a device refusing credentials: a 401 or
+// 403 answer, a failed login or token request.
+func refused(err error) bool {
+	var se *fetch.StatusError
+	if errors.As(err, &se) {
+		return se.Code == http.StatusUnauthorized || se.Code == http.StatusForbidden
+	}
+	var ae *httpauth.Error
+	return errors.As(err, &ae) && ae.Refused
+}
+
 // newEndpoint resolves an endpoint's secrets and builds its client.
 func (rt *Runtime) newEndpoint(p *plan.Endpoint) (*endpoint, error) {
 	cr, err := rt.Resolve(p)
@@ -163,9 +230,12 @@ func (rt *Runtime) newEndpoint(p *plan.Endpoint) (*endpoint, error) {
 		return nil, fmt.Errorf("device %q endpoint %q: credentials: %w", p.Device, p.Name, err)
 	}
 	opts := rt.opts.Fetch
-	opts.Credentials = cr.Credentials
 	opts.Shared = &rt.shared
-	return &endpoint{plan: p, client: fetch.New(opts), fingerprint: cr.Fingerprint}, nil
+	client, err := endpointclient.Build(p, cr, endpointclient.Options{Fetch: opts})
+	if err != nil {
+		return nil, err
+	}
+	return &endpoint{plan: p, client: client, fingerprint: cr.Fingerprint}, nil
 }
 
 func (rt *Runtime) release(ep *endpoint) {
@@ -241,6 +311,35 @@ func (rt *Runtime) checkSecrets(ctx context.Context) {
 			if f := rt.setup.Hooks.EndpointCredentials; f != nil {
 				f(ep.plan, nil)
 			}
+		}
+	}
+	rt.checkRequestSecrets(ctx)
+}
+
+// checkRequestSecrets restarts the assets whose requests' secrets changed.
+// An asset whose secrets cannot be read keeps the values it has.
+func (rt *Runtime) checkRequestSecrets(ctx context.Context) {
+	rt.mu.Lock()
+	var withSecrets []*running
+	for _, r := range rt.assets {
+		if len(r.secrets) > 0 {
+			withSecrets = append(withSecrets, r)
+		}
+	}
+	rt.mu.Unlock()
+	var changed []*plan.Asset
+	for _, r := range withSecrets {
+		if _, print, err := credentials.Named(r.secrets, rt.setup.Secrets); err == nil && print != r.print {
+			changed = append(changed, r.plan)
+		}
+	}
+	for _, a := range changed {
+		rt.log.Info().Str("asset", a.Name).Msg("request secrets changed; restarting the asset")
+		if err := rt.Remove(ctx, a.Name); err != nil {
+			rt.log.Warn().Err(err).Str("asset", a.Name).Msg("stopping the asset")
+		}
+		if err := rt.start(a); err != nil {
+			rt.log.Error().Err(err).Msg("some assets could not start")
 		}
 	}
 }

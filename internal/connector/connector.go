@@ -88,6 +88,10 @@ type Hooks struct {
 	// read any more (err set: its assets keep the credentials they have)
 	// or have changed and its assets restarted with them (err nil).
 	EndpointCredentials func(ep *plan.Endpoint, err error)
+	// EndpointAuth is told when a device starts refusing an endpoint's
+	// credentials (err set: a 401 or 403, a failing login or token
+	// request) and when it accepts them again (err nil).
+	EndpointAuth func(ep *plan.Endpoint, err error)
 }
 
 // Options configure a run. The zero value of a field is its default.

@@ -17,6 +17,7 @@ import (
 	"github.com/http-connector/http-connector/internal/adr"
 	"github.com/http-connector/http-connector/internal/certbundle"
 	"github.com/http-connector/http-connector/internal/fetch"
+	"github.com/http-connector/http-connector/internal/placeholder"
 	"github.com/http-connector/http-connector/internal/plan"
 )
 
@@ -30,11 +31,56 @@ type Secrets interface {
 	TrustList(ep *plan.Endpoint) ([]byte, error)
 }
 
-// Resolved is what an endpoint's secrets resolved to.
+// Resolved is what an endpoint's secrets resolved to. It prints as its
+// Credentials do: redacted.
 type Resolved struct {
 	fetch.Credentials
+	// Secrets are the values of the ${secret:NAME} placeholders of the
+	// endpoint's configuration, by name.
+	Secrets map[string]string
 	// Fingerprint changes whenever the content of a secret read does.
 	Fingerprint string
+}
+
+// Lookup gives the value of a secret placeholder: ${username} and
+// ${password} of the endpoint, ${secret:NAME} of its configuration.
+func (r Resolved) Lookup(ref placeholder.Ref) (string, error) {
+	switch ref.Name {
+	case plan.RefUsername:
+		return r.Username, nil
+	case plan.RefPassword:
+		return r.Password, nil
+	case plan.RefSecret:
+		if v, ok := r.Secrets[ref.Arg]; ok {
+			return v, nil
+		}
+	}
+	return "", placeholder.ErrNoValue
+}
+
+// Lookup gives the ${secret:NAME} placeholders the values of Named.
+func Lookup(values map[string]string) func(placeholder.Ref) (string, error) {
+	return func(ref placeholder.Ref) (string, error) {
+		if v, ok := values[ref.Arg]; ok && ref.Name == plan.RefSecret {
+			return v, nil
+		}
+		return "", placeholder.ErrNoValue
+	}
+}
+
+// Named reads the secrets of names, for the placeholders of requests:
+// their values by name and the fingerprint of their content.
+func Named(names []string, s Secrets) (map[string]string, string, error) {
+	r := reader{s: s, h: sha256.New()}
+	values := make(map[string]string, len(names))
+	for _, n := range names {
+		b, err := r.read("${secret:"+n+"}", n)
+		if err != nil {
+			return nil, "", err
+		}
+		values[n] = string(b)
+	}
+	return values, hex.EncodeToString(r.h.Sum(nil)), nil
 }
 
 // Resolve reads the secrets ep's authentication and trust list name.
@@ -63,6 +109,17 @@ func Resolve(ep *plan.Endpoint, s Secrets) (Resolved, error) {
 	default:
 		return Resolved{}, fmt.Errorf("authentication: method %q is not supported (want Anonymous, UsernamePassword or Certificate)", a.Method)
 	}
+	var secrets map[string]string
+	if names := plan.SecretNames(ep.Config.Refs()); len(names) > 0 {
+		secrets = make(map[string]string, len(names))
+		for _, n := range names {
+			b, err := r.read("${secret:"+n+"}", n)
+			if err != nil {
+				return Resolved{}, fmt.Errorf("additionalConfiguration: %w", err)
+			}
+			secrets[n] = string(b)
+		}
+	}
 	trust, err := s.TrustList(ep)
 	if err != nil {
 		return Resolved{}, err
@@ -74,7 +131,7 @@ func Resolve(ep *plan.Endpoint, s Secrets) (Resolved, error) {
 		fmt.Fprintf(r.h, "trust %d\x00", len(trust))
 		r.h.Write(trust)
 	}
-	return Resolved{Credentials: c, Fingerprint: hex.EncodeToString(r.h.Sum(nil))}, nil
+	return Resolved{Credentials: c, Secrets: secrets, Fingerprint: hex.EncodeToString(r.h.Sum(nil))}, nil
 }
 
 // reader reads secrets and hashes what it read.

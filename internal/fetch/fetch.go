@@ -25,6 +25,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/http-connector/http-connector/internal/placeholder"
 	"github.com/http-connector/http-connector/internal/plan"
 )
 
@@ -71,6 +72,21 @@ type Options struct {
 	// Dial, if set, makes the connections instead of a net.Dialer (tests
 	// dial a network in memory).
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Header holds headers every request carries unless it sets them
+	// itself: the endpoint's, a bearer token or an API key. Requests with
+	// static headers keep the direct path.
+	Header http.Header
+	// Query holds query parameters added to every request's URL unless it
+	// sets them itself.
+	Query url.Values
+	// Secrets gives the values of the placeholders of a request's secret
+	// headers and query parameters (plan.Request.Secret), when it is
+	// prepared. The error must not hold a value.
+	Secrets func(placeholder.Ref) (string, error)
+	// Wrap, if set, wraps the client's transport with the authentication
+	// that needs work per request (Digest, OAuth2, a login, cookies): every
+	// request then goes through it, never the direct path.
+	Wrap func(http.RoundTripper) http.RoundTripper
 }
 
 // Defaults of the options.
@@ -104,14 +120,18 @@ const (
 type Client struct {
 	hc        *http.Client
 	transport *http.Transport
-	own       bool          // transport is the client's alone
+	rt        http.RoundTripper // transport, or Options.Wrap of it
+	own       bool              // transport is the client's alone
 	slots     chan struct{} // with a shared transport: caps requests in flight
 	auth      string        // Authorization header value, if any
 	header    http.Header   // of requests without headers of their own; never modified
 	maxBytes  int64
 	userAgent string
 	responses *sync.Pool // *Response with their body buffers; shared with the pool's clients
-	wire      *wirePool  // connections of the direct path (see wire.go)
+	extra     http.Header // Options.Header
+	query     url.Values  // Options.Query
+	secrets   func(placeholder.Ref) (string, error)
+	wire      *wirePool // connections of the direct path (see wire.go); nil with Wrap
 	hostsMu   sync.Mutex
 	hosts     []*wireHost // of wire, used by the client's requests
 }
@@ -134,16 +154,25 @@ func New(opts Options) *Client {
 	if opts.Shared != nil && opts.Credentials.Certificate == nil && opts.Dial == nil {
 		c.transport = opts.Shared.get(opts.Credentials.RootCAs)
 		c.slots = make(chan struct{}, opts.MaxConns)
-		c.wire = opts.Shared.wirePool()
+		if opts.Wrap == nil {
+			c.wire = opts.Shared.wirePool()
+		}
 	} else {
 		c.transport = newTransport(opts.Credentials, opts.MaxConns, opts.MaxConns, opts.Dial)
 		c.own = true
-		c.wire = newWirePool(opts.MaxConns, opts.Dial)
+		if opts.Wrap == nil {
+			c.wire = newWirePool(opts.MaxConns, opts.Dial)
+		}
 	}
-	c.hc = &http.Client{Transport: c.transport, CheckRedirect: checkRedirect}
+	c.rt = c.transport
+	if opts.Wrap != nil {
+		c.rt = opts.Wrap(c.transport)
+	}
+	c.hc = &http.Client{Transport: c.rt, CheckRedirect: checkRedirect}
 	if cr := opts.Credentials; cr.Username != "" || cr.Password != "" {
 		c.auth = "Basic " + base64.StdEncoding.EncodeToString([]byte(cr.Username+":"+cr.Password))
 	}
+	c.extra, c.query, c.secrets = opts.Header, opts.Query, opts.Secrets
 	c.header = c.withDefaults(http.Header{})
 	if opts.Shared != nil {
 		c.header = opts.Shared.intern(c.header)
@@ -286,7 +315,9 @@ func (c *Client) Close() {
 	}
 	if c.own {
 		c.transport.CloseIdleConnections()
-		c.wire.close()
+		if c.wire != nil {
+			c.wire.close()
+		}
 	}
 }
 
@@ -319,12 +350,66 @@ func (r *Request) Direct() bool { return r.host != nil && !r.redirects.Load() }
 // String names the request for messages.
 func (r *Request) String() string { return r.what }
 
-// Prepare builds the request template once.
-func (c *Client) Prepare(p *plan.Request) (*Request, error) {
+// Prepare builds the request template once, with the values of its
+// secret headers and query parameters.
+func (c *Client) Prepare(p *plan.Request) (*Request, error) { return c.PrepareWith(p, nil) }
+
+// PrepareWith is Prepare, with secrets asked first for the values of the
+// placeholders, then the client's Options.Secrets.
+func (c *Client) PrepareWith(p *plan.Request, secrets func(placeholder.Ref) (string, error)) (*Request, error) {
+	lookup := c.secrets
+	if secrets != nil {
+		lookup = func(r placeholder.Ref) (string, error) {
+			v, err := secrets(r)
+			if errors.Is(err, placeholder.ErrNoValue) && c.secrets != nil {
+				return c.secrets(r)
+			}
+			return v, err
+		}
+	}
 	u := p.URL
 	h := c.header
-	if len(p.Header) > 0 {
-		h = c.withDefaults(p.Header.Clone())
+	if len(p.Header) > 0 || len(p.Secret) > 0 {
+		h = p.Header.Clone()
+		if h == nil {
+			h = make(http.Header, len(p.Secret))
+		}
+	}
+	var q url.Values
+	for _, sp := range p.Secret {
+		if lookup == nil {
+			return nil, fmt.Errorf("%s: %s: no secrets to fill it in", p.Method+" "+redact(u), sp.Name)
+		}
+		v, err := sp.Value.Expand(lookup)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", p.Method+" "+redact(u), sp.Name, err)
+		}
+		if sp.Query {
+			if q == nil {
+				q = u.Query()
+			}
+			q.Set(sp.Name, v)
+		} else {
+			h.Set(sp.Name, v)
+		}
+	}
+	if len(p.Header) > 0 || len(p.Secret) > 0 {
+		h = c.withDefaults(h)
+	}
+	if len(c.query) > 0 {
+		if q == nil {
+			q = u.Query()
+		}
+		for k, vs := range c.query {
+			if !q.Has(k) {
+				q[k] = vs
+			}
+		}
+	}
+	if q != nil {
+		cp := *u
+		cp.RawQuery = q.Encode()
+		u = &cp
 	}
 	r := &Request{method: p.Method, url: u, header: h, body: p.Body, what: p.Method + " " + redact(u)}
 	if !c.prepareWire(r, u) {
@@ -358,6 +443,11 @@ func (r *Request) template() *http.Request {
 // withDefaults sets the headers h does not set itself: the endpoint's
 // credentials, the user agent and what the connector accepts.
 func (c *Client) withDefaults(h http.Header) http.Header {
+	for k, vs := range c.extra {
+		if _, set := h[k]; !set {
+			h[k] = vs
+		}
+	}
 	if c.auth != "" && h.Get("Authorization") == "" {
 		h.Set("Authorization", c.auth)
 	}
@@ -572,7 +662,7 @@ func (c *Client) send(req *http.Request, r *Request) (*http.Response, error) {
 	if r.body != nil || r.redirects.Load() {
 		return c.hc.Do(req)
 	}
-	resp, err := c.transport.RoundTrip(req)
+	resp, err := c.rt.RoundTrip(req)
 	if err != nil || !isRedirect(resp) {
 		return resp, err
 	}

@@ -217,7 +217,7 @@ func (t *loginTransport) login(ctx context.Context) (string, time.Duration, erro
 	start := t.opts.Now()
 	status, token, lifetime, err := t.attempt(ctx)
 	if err != nil {
-		err = t.opts.errorf("login %s %s: %w", t.method, t.url, err)
+		err = &Error{Refused: refusal(status), err: t.opts.errorf("login %s %s: %w", t.method, t.url, err)}
 	}
 	t.opts.observe(Event{Step: "login", Method: t.method, URL: t.url, Status: status, Elapsed: t.opts.Now().Sub(start), Err: err})
 	return token, lifetime, err

@@ -178,7 +178,7 @@ func (t *oauth2Transport) fetch(ctx context.Context) (string, time.Duration, err
 	client := &http.Client{Transport: rec, Timeout: requestTimeout}
 	tok, err := t.conf.Token(context.WithValue(ctx, oauth2.HTTPClient, client))
 	if err != nil {
-		err = t.opts.errorf("oauth2 token POST %s: %w", t.url, t.describe(err))
+		err = &Error{Refused: refusal(rec.status), err: t.opts.errorf("oauth2 token POST %s: %w", t.url, t.describe(err))}
 	}
 	t.opts.observe(Event{Step: "oauth2 token", Method: http.MethodPost, URL: t.url, Status: rec.status, Elapsed: t.opts.Now().Sub(start), Err: err})
 	if err != nil {

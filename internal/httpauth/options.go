@@ -55,6 +55,23 @@ func (o Options) errorf(format string, args ...any) error {
 	return fmt.Errorf("%s: %w", o.Name, err)
 }
 
+// Error is a failed login or token request. Refused says that the device,
+// or its identity provider, answered and refused (a non-2xx status, an
+// error in the answer); otherwise it could not be asked (the network, a
+// timeout).
+type Error struct {
+	Refused bool
+	err     error
+}
+
+// refusal reports whether an answer of this status to a login or token
+// request that failed is a refusal: any answer but none (0) and a server
+// error (5xx).
+func refusal(status int) bool { return status != 0 && status < 500 }
+
+func (e *Error) Error() string { return e.err.Error() }
+func (e *Error) Unwrap() error { return e.err }
+
 func (o Options) observe(e Event) {
 	if o.Observer != nil {
 		o.Observer(e)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/http-connector/http-connector/internal/adr"
 	"github.com/http-connector/http-connector/internal/mapping"
+	"github.com/http-connector/http-connector/internal/placeholder"
 	"github.com/http-connector/http-connector/internal/messageschema"
 	"github.com/http-connector/http-connector/schemas"
 )
@@ -45,6 +46,7 @@ type Endpoint struct {
 	Address  *url.URL
 	Auth     Auth
 	Trust    string // trust list secret name, if any
+	Config   EndpointConfig
 	Enabled  bool
 	UUID     string
 	External string // externalDeviceId
@@ -57,7 +59,7 @@ func (e *Endpoint) Key() string { return e.Device + "/" + e.Name }
 // SameConnection reports whether a client built for e serves o as well:
 // same address, authentication and trust list.
 func (e *Endpoint) SameConnection(o *Endpoint) bool {
-	return e.Address.String() == o.Address.String() && e.Auth == o.Auth && e.Trust == o.Trust
+	return e.Address.String() == o.Address.String() && e.Auth == o.Auth && e.Trust == o.Trust && e.Config.Source == o.Config.Source
 }
 
 // Auth names the credentials of an endpoint; it never holds secrets.
@@ -130,9 +132,27 @@ type Request struct {
 	URL    *url.URL // never modified
 	Header http.Header
 	Body   []byte
-	// Parse reads the responses; its zero value reads bodies by their
-	// Content-Type.
+	// Parse reads the responses; its zero value reads JSON or text.
 	Parse Parse
+	// Secret are the headers and query parameters whose values hold
+	// placeholders of secrets: they are expanded when the request is
+	// prepared for its client, and never kept in a plan.
+	Secret []SecretParam
+}
+
+// SecretParam is a header, or a query parameter, with placeholders.
+type SecretParam struct {
+	Query bool
+	Param
+}
+
+// SecretRefs are the placeholders of the request's secret parameters.
+func (r *Request) SecretRefs() []placeholder.Ref {
+	var out []placeholder.Ref
+	for _, p := range r.Secret {
+		out = append(out, p.Value.Refs()...)
+	}
+	return out
 }
 
 // Point is one data point's plan.
@@ -165,6 +185,7 @@ type Planner struct {
 	defaults  Defaults
 	datasetV  *schemas.Validator
 	dataPoint *schemas.Validator
+	endpointV *schemas.Validator
 	library   Library // named mappings; see WithLibrary
 }
 
@@ -184,7 +205,11 @@ func NewPlanner(d Defaults) (*Planner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Planner{defaults: d, datasetV: dv, dataPoint: pv}, nil
+	ev, err := schemas.Compile(schemas.EndpointConfiguration)
+	if err != nil {
+		return nil, err
+	}
+	return &Planner{defaults: d, datasetV: dv, dataPoint: pv, endpointV: ev}, nil
 }
 
 // Problems collects configuration errors with their field paths.
@@ -263,6 +288,7 @@ func (pl *Planner) Endpoint(device string, d *adr.Device, name string) (*Endpoin
 	if ep.TrustSettings != nil {
 		out.Trust = ep.TrustSettings.TrustList
 	}
+	out.Config = pl.endpointConfig(ep.AdditionalConfiguration, out, path, &probs)
 	return out, probs
 }
 
@@ -524,6 +550,7 @@ func (pl *Planner) point(ds *adr.Dataset, dp *adr.DataPoint, ep *Endpoint, parse
 	if source == "" {
 		source, sourcePath = ds.DataSource, path+".dataSource"
 	}
+	secret := secretParams(&pc, ep, ppath+".dataPointConfiguration", probs)
 	r, err := buildRequest(ep, source, pc)
 	if err != nil {
 		probs.add(sourcePath, "%v", err)
@@ -532,6 +559,7 @@ func (pl *Planner) point(ds *adr.Dataset, dp *adr.DataPoint, ep *Endpoint, parse
 	if r == nil { // the endpoint is broken; that is reported with the device
 		return nil
 	}
+	r.Secret = secret
 	r.Parse = parse
 	if pc.formatConfig.set() {
 		r.Parse = pc.parser(ppath+".dataPointConfiguration", probs)
@@ -661,9 +689,36 @@ func buildRequest(ep *Endpoint, source string, pc pointConfig) (*Request, error)
 	return r, nil
 }
 
+// secretParams takes the headers and query parameters with placeholders
+// out of pc.
+func secretParams(pc *pointConfig, ep *Endpoint, path string, probs *Problems) []SecretParam {
+	var method adr.AuthMethod
+	if ep != nil {
+		method = ep.Auth.Method
+	}
+	b := configBuilder{check: checkSecretRef(method), probs: probs}
+	var out []SecretParam
+	take := func(m map[string]string, query bool, at string) {
+		for _, p := range b.params(m, path+at) {
+			if !p.Value.Static() {
+				out = append(out, SecretParam{Query: query, Param: p})
+				delete(m, p.Name)
+			} else {
+				m[p.Name], _ = p.Value.Expand(nil) // $$ is $
+			}
+		}
+	}
+	take(pc.Headers, false, ".headers")
+	take(pc.Query, true, ".query")
+	return out
+}
+
 // requestKey identifies requests that can be fetched once for several points.
 func requestKey(r *Request) string {
 	var b strings.Builder
+	for _, p := range r.Secret {
+		fmt.Fprintf(&b, "%v %s: %s\n", p.Query, p.Name, p.Value.Source())
+	}
 	fmt.Fprintf(&b, "format %s\n", r.Parse.Key)
 	b.WriteString(r.Method)
 	b.WriteByte(' ')

@@ -23,6 +23,7 @@ import (
 	"github.com/http-connector/http-connector/internal/fetch"
 	"github.com/http-connector/http-connector/internal/format"
 	"github.com/http-connector/http-connector/internal/mqttclient"
+	"github.com/http-connector/http-connector/internal/placeholder"
 	"github.com/http-connector/http-connector/internal/plan"
 )
 
@@ -79,6 +80,9 @@ type Options struct {
 	// Workspaces, if set, is shared with other samplers; nil gives the
 	// sampler its own.
 	Workspaces *Workspaces
+	// Secrets, if set, gives the values of the ${secret:NAME} placeholders
+	// of the dataset's requests before the client's own (the endpoint's).
+	Secrets func(placeholder.Ref) (string, error)
 }
 
 // Sampler samples one dataset.
@@ -131,7 +135,7 @@ func New(ds *plan.Dataset, client *fetch.Client, pub Publisher, opts Options) (*
 	}
 	s.setupFaults()
 	for _, r := range ds.Requests {
-		pr, err := client.Prepare(r)
+		pr, err := client.PrepareWith(r, opts.Secrets)
 		if err != nil {
 			return nil, fmt.Errorf("asset %q dataset %q: %w", ds.Asset, ds.Name, err)
 		}

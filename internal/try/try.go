@@ -15,6 +15,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -22,7 +23,10 @@ import (
 
 	"github.com/http-connector/http-connector/internal/config"
 	"github.com/http-connector/http-connector/internal/credentials"
+	"github.com/http-connector/http-connector/internal/endpointclient"
 	"github.com/http-connector/http-connector/internal/fetch"
+	"github.com/http-connector/http-connector/internal/httpauth"
+	"github.com/http-connector/http-connector/internal/placeholder"
 	"github.com/http-connector/http-connector/internal/plan"
 	"github.com/http-connector/http-connector/internal/sampling"
 	"github.com/http-connector/http-connector/internal/settings"
@@ -61,26 +65,63 @@ func Run(ctx context.Context, o Options) (bool, error) {
 	if !asset.Active() {
 		fmt.Fprintf(o.Out, "note: asset %q is disabled (or its device is): run does not sample it\n", asset.Name)
 	}
-	creds, err := credentials.Resolve(asset.Endpoint, folder.Secrets(s, o.Getenv))
+	secrets := folder.Secrets(s, o.Getenv)
+	creds, err := credentials.Resolve(asset.Endpoint, secrets)
 	if err != nil {
 		return false, fmt.Errorf("device %q endpoint %q: credentials: %w", asset.Endpoint.Device, asset.Endpoint.Name, err)
 	}
-	client := fetch.New(fetch.Options{MaxResponseBytes: s.MaxResponseBytes, MaxConns: s.MaxConnsPerDevice, Credentials: creds.Credentials})
+	var lookup func(placeholder.Ref) (string, error)
+	if names := asset.SecretNames(); len(names) > 0 {
+		values, _, err := credentials.Named(names, secrets)
+		if err != nil {
+			return false, fmt.Errorf("asset %q: request secrets: %w", asset.Name, err)
+		}
+		lookup = credentials.Lookup(values)
+	}
+	var auth authEvents
+	client, err := endpointclient.Build(asset.Endpoint, creds, endpointclient.Options{
+		Fetch:    fetch.Options{MaxResponseBytes: s.MaxResponseBytes, MaxConns: s.MaxConnsPerDevice},
+		Observer: auth.add,
+	})
+	if err != nil {
+		return false, err
+	}
 	defer client.Close()
 	ok := true
 	for i, d := range datasets {
 		if i > 0 {
 			fmt.Fprintln(o.Out)
 		}
-		sampler, err := sampling.New(d, client, nil, sampling.Options{Logger: o.Logger})
+		sampler, err := sampling.New(d, client, nil, sampling.Options{Logger: o.Logger, Secrets: lookup})
 		if err != nil {
 			return false, err
 		}
 		trace, err := sampler.Try(ctx)
-		printTrace(o.Out, d, trace, err, o.BodyLimit)
+		printTrace(o.Out, d, trace, auth.take(), err, o.BodyLimit)
 		ok = ok && err == nil
 	}
 	return ok, nil
+}
+
+// authEvents are the login and token requests of a sample.
+type authEvents struct {
+	mu     sync.Mutex
+	events []httpauth.Event
+}
+
+func (a *authEvents) add(e httpauth.Event) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.events = append(a.events, e)
+}
+
+// take returns the events so far and forgets them.
+func (a *authEvents) take() []httpauth.Event {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := a.events
+	a.events = nil
+	return out
 }
 
 // pick finds the asset and the datasets to try.
@@ -109,8 +150,9 @@ func pick(cfg *config.Config, folder, assetName, datasetName string) (*plan.Asse
 	return nil, nil, fmt.Errorf("asset %q has no dataset %q (datasets: %s)", asset.Name, datasetName, strings.Join(names, ", "))
 }
 
-// printTrace writes what one tried sample did.
-func printTrace(w io.Writer, d *plan.Dataset, t *sampling.Trace, err error, bodyLimit int) {
+// printTrace writes what one tried sample did: its login or token
+// requests, then its requests, values and messages.
+func printTrace(w io.Writer, d *plan.Dataset, t *sampling.Trace, auth []httpauth.Event, err error, bodyLimit int) {
 	mapping := "none"
 	switch {
 	case d.MappingName != "":
@@ -120,6 +162,15 @@ func printTrace(w io.Writer, d *plan.Dataset, t *sampling.Trace, err error, body
 	}
 	fmt.Fprintf(w, "asset %q dataset %q: every %v, request timeout %v, mapping %s\n", d.Asset, d.Name, d.Interval, d.Timeout, mapping)
 	fmt.Fprintf(w, "sampled at %s\n", t.Time.Format(time.RFC3339Nano))
+	for _, e := range auth {
+		fmt.Fprintf(w, "  %s %s %s\n", e.Step, e.Method, e.URL)
+		switch {
+		case e.Err != nil:
+			fmt.Fprintf(w, "    failed: %v\n", e.Err)
+		default:
+			fmt.Fprintf(w, "    %d %s in %v (token and secrets not shown)\n", e.Status, http.StatusText(e.Status), e.Elapsed.Round(10*time.Microsecond))
+		}
+	}
 	for _, r := range t.Requests {
 		fmt.Fprintf(w, "  request %s\n", r.Request)
 		if r.Err != nil {

@@ -89,6 +89,9 @@ func (s *Source) Prepare(context.Context) (connector.Setup, error) {
 			EndpointCredentials: func(ep *plan.Endpoint, err error) {
 				s.w.post(event{kind: evCredentials, ref: akrimount.EndpointRef{Device: ep.Device, Endpoint: ep.Name}, err: err})
 			},
+			EndpointAuth: func(ep *plan.Endpoint, err error) {
+				s.w.post(event{kind: evAuth, ref: akrimount.EndpointRef{Device: ep.Device, Endpoint: ep.Name}, err: err})
+			},
 		},
 	}, nil
 }

@@ -15,6 +15,7 @@ type endpointState struct {
 	device  *adr.Device
 	plan    *plan.Endpoint // nil while the endpoint is unusable
 	problem string         // why it is unusable
+	refused string         // why the device refuses its credentials, while it does
 	notifOn bool
 	pending bool // setup failed: retried on the next rescan
 	health  *adrclient.EndpointHealth
@@ -90,11 +91,15 @@ func (w *worker) setupEndpoint(ctx context.Context, es *endpointState) {
 
 // planEndpoint plans the endpoint and reports the device status.
 func (w *worker) planEndpoint(ctx context.Context, es *endpointState) {
-	es.plan, es.problem = nil, ""
+	es.plan, es.problem, es.refused = nil, "", ""
 	if !es.device.IsEnabled() {
 		es.problem = "the device is disabled"
 	} else {
 		p, probs := w.planner.Endpoint(es.ref.Device, es.device, es.ref.Endpoint)
+		if p != nil && len(p.Config.Ignored) > 0 {
+			w.log.Info().Str("device", es.ref.Device).Str("endpoint", es.ref.Endpoint).Strs("members", p.Config.Ignored).
+				Msg("additionalConfiguration members not used by http-connector")
+		}
 		if len(probs) > 0 {
 			es.problem = joinProblems(probs)
 		} else if _, err := w.rt.Resolve(p); err != nil {
@@ -111,9 +116,12 @@ func (w *worker) reportDevice(ctx context.Context, es *endpointState) {
 	version := es.device.Version
 	now := time.Now().UTC()
 	_, err := w.status.UpdateDevice(ctx, es.ref.Device, es.ref.Endpoint, func(s *adr.DeviceStatus) {
-		if es.plan != nil || es.problem == "the device is disabled" {
+		switch {
+		case es.plan != nil && es.refused != "":
+			s.SetEndpointError(es.ref.Endpoint, version, now, "authentication refused: "+es.refused)
+		case es.plan != nil || es.problem == "the device is disabled":
 			s.SetEndpointHealthy(es.ref.Endpoint, version, now)
-		} else {
+		default:
 			s.SetEndpointError(es.ref.Endpoint, version, now, es.problem)
 		}
 	})
@@ -167,6 +175,25 @@ func (w *worker) credentialsChanged(ctx context.Context, ref akrimount.EndpointR
 	for _, as := range es.assets {
 		w.planAsset(ctx, as)
 	}
+}
+
+// authChanged takes the runtime's word that the device refuses the
+// endpoint's credentials (err set) or accepts them again: the device status
+// says so.
+func (w *worker) authChanged(ctx context.Context, ref akrimount.EndpointRef, err error) {
+	es := w.endpoints[ref]
+	if es == nil || es.device == nil {
+		return
+	}
+	refused := ""
+	if err != nil {
+		refused = err.Error()
+	}
+	if refused == es.refused {
+		return
+	}
+	es.refused = refused
+	w.reportDevice(ctx, es)
 }
 
 // goodbye turns notifications off, as the SDKs do when they stop.

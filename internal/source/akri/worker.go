@@ -31,6 +31,7 @@ const (
 	evReconnected
 	evMappings
 	evCredentials
+	evAuth
 )
 
 type event struct {
@@ -178,6 +179,8 @@ func (w *worker) handle(ctx context.Context, e event) {
 		w.reloadMappings(ctx)
 	case evCredentials:
 		w.credentialsChanged(ctx, e.ref, e.err)
+	case evAuth:
+		w.authChanged(ctx, e.ref, e.err)
 	case evReconnected:
 		w.log.Info().Msg("mqtt session was lost; setting ADR notifications again")
 		for _, es := range w.endpoints {

@@ -81,6 +81,9 @@ func (s *Source) Prepare(ctx context.Context) (connector.Setup, error) {
 	for _, d := range cfg.Disabled {
 		s.log.Info().Msg("not sampled: " + d)
 	}
+	for _, n := range cfg.Notes {
+		s.log.Info().Msg(n)
+	}
 	setup := connector.Setup{Secrets: Secrets(s.opts.Settings, s.opts.Getenv), LoadTime: time.Since(began)}
 	brokerURL := s.opts.Settings.Broker
 	if brokerURL == "" {
