@@ -24,6 +24,9 @@ import (
 // Fleet is N simulated thermostats. It is an http.Handler.
 type Fleet struct {
 	units []unit
+	// Token, if set, is the bearer token every request must carry
+	// (Authorization: Bearer <token>); others are answered 401.
+	Token string
 }
 
 // unit is one thermostat; temperatures are in tenths of a degree Fahrenheit.
@@ -67,12 +70,23 @@ func (u *unit) step() {
 	u.current = min(770, max(680, u.current))
 }
 
-var jsonType = []string{"application/json"}
+var (
+	jsonType        = []string{"application/json"}
+	bearerChallenge = []string{`Bearer realm="fleet"`}
+)
 
 const prefix = "/api/thermostat/"
 
 // ServeHTTP answers the thermostat API.
 func (f *Fleet) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if f.Token != "" {
+		auth := r.Header["Authorization"]
+		if len(auth) != 1 || len(auth[0]) != len("Bearer ")+len(f.Token) || auth[0][:7] != "Bearer " || auth[0][7:] != f.Token {
+			w.Header()["WWW-Authenticate"] = bearerChallenge
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+	}
 	rest, ok := strings.CutPrefix(r.URL.Path, prefix)
 	if !ok {
 		http.NotFound(w, r)

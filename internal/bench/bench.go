@@ -57,6 +57,7 @@ type Options struct {
 	Warmup   time.Duration // after every asset has started, before measuring
 	Duration time.Duration // measured time
 	Broker   string        // BrokerAuto (default), BrokerMosquitto or BrokerEmbedded
+	Bearer   bool          // every request carries a bearer token the fleet checks
 
 	// Connector is the command that runs the connector's `run` command,
 	// program first: [path-to-http-connector, "run"]. The harness adds
@@ -190,7 +191,7 @@ func (o Options) Validate() error {
 }
 
 func (o Options) layout() Layout {
-	return Layout{Assets: o.Assets, Points: o.Points, Coalesce: o.Coalesce, Interval: o.Interval, Devices: o.Devices, Address: "http://127.0.0.1"}
+	return Layout{Assets: o.Assets, Points: o.Points, Coalesce: o.Coalesce, Interval: o.Interval, Devices: o.Devices, Bearer: o.Bearer, Address: "http://127.0.0.1"}
 }
 
 // check applies the defaults and checks the options and the machine.
@@ -228,6 +229,7 @@ type run struct {
 	statsPath string
 	logPath   string
 	pprofAddr string
+	settings  string // the connector's settings file, if it needs one
 
 	delivered, bad atomic.Int64 // messages the subscriber received
 }
@@ -245,8 +247,20 @@ func (r *run) serveFleet() (stop func(), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("fleet server: %w", err)
 	}
+	f := fleet.New(r.o.Assets, uint64(time.Now().UnixNano()))
+	if r.o.Bearer {
+		f.Token = fmt.Sprintf("bench-%x", time.Now().UnixNano())
+		secrets := filepath.Join(r.dir, "secrets")
+		if err := WriteSecrets(secrets, f.Token); err != nil {
+			return nil, err
+		}
+		r.settings = filepath.Join(r.dir, "settings.yaml")
+		if err := os.WriteFile(r.settings, []byte("secrets:\n  dir: "+secrets+"\n"), 0o600); err != nil {
+			return nil, err
+		}
+	}
 	srv := &http.Server{
-		Handler:           fleet.New(r.o.Assets, uint64(time.Now().UnixNano())),
+		Handler:           f,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       5 * time.Minute,
 		ErrorLog:          log.New(r.log, "bench: fleet server: ", 0),
@@ -317,6 +331,9 @@ func (r *run) startConnector(brokerURL string) error {
 			return err
 		}
 		args = append(args, "--pprof", r.pprofAddr)
+	}
+	if r.settings != "" {
+		args = append(args, "--settings", r.settings)
 	}
 	var err error
 	if r.child, err = startChild(r.o, args, r.logPath); err != nil {

@@ -25,6 +25,29 @@ type Layout struct {
 	// gateway devices, each an endpoint on the fleet server's base URL that
 	// several assets share, with one connection pool.
 	Devices int
+	// Bearer, if set, has every device endpoint send a bearer token: the
+	// endpoint's password secret, the secret BearerSecret of the
+	// connector's settings.
+	Bearer bool
+}
+
+// The secrets of a bearer layout: the connector reads them from a
+// secrets.dir folder (see WriteSecrets).
+const (
+	UserSecret   = "bench/user"
+	BearerSecret = "bench/token"
+)
+
+// WriteSecrets writes the secrets of a bearer layout into dir, as the
+// connector settings' secrets.dir reads them.
+func WriteSecrets(dir, token string) error {
+	if err := os.MkdirAll(filepath.Join(dir, "bench"), 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, filepath.FromSlash(UserSecret)), []byte("bench"), 0o600); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, filepath.FromSlash(BearerSecret)), []byte(token), 0o600)
 }
 
 // MaxPoints is the most data points a generated dataset has.
@@ -91,7 +114,7 @@ func WriteConfig(dir string, l Layout) error {
 	if !perThermostat {
 		for d := 1; d <= l.devices(); d++ {
 			name := fmt.Sprintf("gateway-%03d", d)
-			if err := os.WriteFile(filepath.Join(dir, name+".yaml"), []byte(device(name, base)), 0o644); err != nil {
+			if err := os.WriteFile(filepath.Join(dir, name+".yaml"), []byte(device(name, base, l.Bearer)), 0o644); err != nil {
 				return err
 			}
 		}
@@ -102,7 +125,7 @@ func WriteConfig(dir string, l Layout) error {
 		name := fmt.Sprintf("thermostat-%05d", id)
 		deviceName, sourcePrefix := name, ""
 		if perThermostat {
-			b.WriteString(device(name, fmt.Sprintf("%s/api/thermostat/%d", base, id)))
+			b.WriteString(device(name, fmt.Sprintf("%s/api/thermostat/%d", base, id), l.Bearer))
 			b.WriteString("---\n")
 		} else {
 			deviceName = fmt.Sprintf("gateway-%03d", (id-1)%l.devices()+1)
@@ -116,7 +139,19 @@ func WriteConfig(dir string, l Layout) error {
 	return nil
 }
 
-func device(name, address string) string {
+func device(name, address string, bearer bool) string {
+	auth := `        authentication:
+          method: Anonymous
+`
+	if bearer {
+		auth = `        authentication:
+          method: UsernamePassword
+          usernamePasswordCredentials:
+            usernameSecretName: ` + UserSecret + `
+            passwordSecretName: ` + BearerSecret + `
+        additionalConfiguration: '{"auth": {"type": "bearer"}}'
+`
+	}
 	return `apiVersion: namespaces.deviceregistry.microsoft.com/v1
 kind: Device
 metadata:
@@ -132,9 +167,7 @@ spec:
         address: ` + address + `
         endpointType: Microsoft.Http
         version: "1.0"
-        authentication:
-          method: Anonymous
-  version: 1
+` + auth + `  version: 1
 `
 }
 
