@@ -164,6 +164,33 @@ func (i *Invoker) prepared(responseTopic string) bool {
 // type. A response with a non-success __stat is returned as *RemoteError; no
 // response in time as an error wrapping ErrTimeout.
 func (i *Invoker) Invoke(ctx context.Context, requestTopic string, payload []byte, hasBody bool, timeout time.Duration) (Response, error) {
+	req := Request{Timeout: timeout}
+	if hasBody {
+		req.Payload, req.ContentType, req.UTF8Payload = payload, ContentTypeJSON, true
+	}
+	return i.InvokeRequest(ctx, requestTopic, req)
+}
+
+// Request is one command request for InvokeRequest.
+type Request struct {
+	// Payload is sent as is. With ContentType empty and UTF8Payload false the
+	// request carries neither property: raw bytes, as the DTDL payload format
+	// "raw/0" of the state store asks.
+	Payload     []byte
+	ContentType string
+	UTF8Payload bool // payload format indicator 1
+	// UserProperties are sent after the invoker's own (__protVer, __srcId,
+	// __ts, $partition, $high_priority, __invId), which they must not repeat;
+	// the state store's fencing token __ft is one.
+	UserProperties []mqttclient.UserProperty
+	// Timeout is the command timeout; DefaultTimeout when not positive.
+	Timeout time.Duration
+}
+
+// InvokeRequest is Invoke with the payload properties and extra user
+// properties given by req. Responses and errors are as for Invoke.
+func (i *Invoker) InvokeRequest(ctx context.Context, requestTopic string, req Request) (Response, error) {
+	timeout := req.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
@@ -186,12 +213,16 @@ func (i *Invoker) Invoke(ctx context.Context, requestTopic string, payload []byt
 			{Key: PropHighPriority, Value: ""},
 			{Key: PropInvokerID, Value: i.clientID},
 		},
+		Payload:     req.Payload,
+		ContentType: req.ContentType,
+		UTF8Payload: req.UTF8Payload,
 	}
-	if hasBody {
-		msg.Payload = payload
-		msg.ContentType = ContentTypeJSON
-		msg.UTF8Payload = true
+	for _, p := range req.UserProperties {
+		if _, own := msg.Property(p.Key); own {
+			return Response{}, fmt.Errorf("invoke %s: user property %s is set by the invoker", requestTopic, p.Key)
+		}
 	}
+	msg.UserProperties = append(msg.UserProperties, req.UserProperties...)
 
 	ch := make(chan mqttclient.Message, 1)
 	key := string(corr)
