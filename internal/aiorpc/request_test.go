@@ -9,10 +9,11 @@ import (
 
 	"github.com/http-connector/http-connector/internal/aiorpc"
 	"github.com/http-connector/http-connector/internal/mqttclient"
+	"github.com/http-connector/http-connector/internal/testing/mqtttest"
 )
 
 func TestInvokeRequestRaw(t *testing.T) {
-	b := startBroker(t)
+	b := mqtttest.Embedded(t)
 	ex := newExecutor(t, b, "svc/+/cmd", func(int, mqttclient.Message) *mqttclient.Message {
 		return reply("+OK\r\n", "__stat", "200")
 	})
@@ -57,7 +58,7 @@ func TestInvokeRequestRaw(t *testing.T) {
 }
 
 func TestInvokeRequestRefusesOwnProperties(t *testing.T) {
-	b := startBroker(t)
+	b := mqtttest.Embedded(t)
 	ex := newExecutor(t, b, "svc/+/cmd", func(int, mqttclient.Message) *mqttclient.Message {
 		return reply("", "__stat", "200")
 	})
