@@ -15,6 +15,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/http-connector/http-connector/internal/dirlock"
 	"github.com/http-connector/http-connector/internal/mqttclient"
 )
 
@@ -51,7 +52,7 @@ type segment struct {
 type spool struct {
 	dir  string
 	log  zerolog.Logger
-	lock *os.File
+	lock *dirlock.Lock
 	next uint64 // sequence number of the next record
 
 	segs   []*segment // by first
@@ -74,14 +75,14 @@ func openSpool(dir string, log zerolog.Logger) (*spool, []entry, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("spool folder: %w", err)
 	}
-	lock, err := lockDir(dir)
+	lock, err := dirlock.Take(dir, "spool folder")
 	if err != nil {
 		return nil, nil, err
 	}
 	s := &spool{dir: dir, log: log, lock: lock, next: 1, missing: map[uint64]bool{}}
 	replay, err := s.load()
 	if err != nil {
-		unlockDir(lock)
+		lock.Release()
 		return nil, nil, err
 	}
 	return s, replay, nil
@@ -350,7 +351,7 @@ func (s *spool) close() error {
 	if err == nil && s.dirDirty {
 		err = syncDir(s.dir)
 	}
-	unlockDir(s.lock)
+	s.lock.Release()
 	return err
 }
 
