@@ -216,10 +216,7 @@ func (l *Loader) Build(res []*resourcefile.Resource) (*Config, []error) {
 				errs = append(errs, fileError(j.dr, fmt.Sprintf("device %q", j.dr.Name), p.Path, p.Message, p.Detail))
 			}
 			cfg.Endpoints[j.key] = j.ep // nil when broken: reported once
-			if j.ep != nil && len(j.ep.Config.Ignored) > 0 {
-				cfg.Notes = append(cfg.Notes, fmt.Sprintf("device %q endpoint %q: additionalConfiguration: %s not used by http-connector",
-					j.ep.Device, j.ep.Name, strings.Join(j.ep.Config.Ignored, ", ")))
-			}
+			cfg.note(j.ep)
 		}
 		for _, p := range j.probs {
 			errs = append(errs, fileError(j.ar, AssetContext(j.ar.Name, j.ar.Asset, p.Path), p.Path, p.Message, p.Detail))
@@ -236,6 +233,14 @@ func (l *Loader) Build(res []*resourcefile.Resource) (*Config, []error) {
 		cfg.Assets = append(cfg.Assets, j.asset)
 	}
 	return cfg, errs
+}
+
+// note notes what the configuration of ep holds that is not ours.
+func (c *Config) note(ep *plan.Endpoint) {
+	if ep != nil && len(ep.Config.Ignored) > 0 {
+		c.Notes = append(c.Notes, fmt.Sprintf("device %q endpoint %q: additionalConfiguration: %s not used by http-connector",
+			ep.Device, ep.Name, strings.Join(ep.Config.Ignored, ", ")))
+	}
 }
 
 // parallel calls f(0) … f(n-1) on as many goroutines as there are
