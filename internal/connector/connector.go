@@ -68,6 +68,9 @@ type Setup struct {
 	// Secrets is where device endpoint secrets are read.
 	Secrets credentials.Secrets
 	Hooks   Hooks
+	// State, if set, keeps what datasets' samples carry over across
+	// restarts (a state folder, the broker state store).
+	State sampling.State
 	// Close, if set, is called at the very end (the embedded broker stops).
 	Close func()
 	// LoadTime is how long loading the configuration took, for the stats
@@ -263,7 +266,8 @@ func Run(ctx context.Context, src Source, o Options) (err error) {
 	rt.stats.close(rt)
 	st := rt.Snapshot()
 	rt.log.Info().Int64("samples", st.Samples).Int64("messages", st.Messages).Int64("failed_samples", st.Failures).
-		Int64("filtered_samples", rt.counters.Filtered.Load()).Int64("missed_ticks", st.Missed).
+		Int64("filtered_samples", rt.counters.Filtered.Load()).Int64("suppressed_samples", rt.counters.Suppressed.Load()).
+		Int64("duplicates", rt.counters.Duplicates.Load()).Int64("missed_ticks", st.Missed).
 		Int64("retries", rt.counters.Retries.Load()).Int64("skipped_ticks", rt.counters.Skipped.Load()).Msg("stopped")
 
 	gctx, cancel := rt.shutdownContext(ctx)

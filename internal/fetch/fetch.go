@@ -122,12 +122,12 @@ type Client struct {
 	transport *http.Transport
 	rt        http.RoundTripper // transport, or Options.Wrap of it
 	own       bool              // transport is the client's alone
-	slots     chan struct{} // with a shared transport: caps requests in flight
-	auth      string        // Authorization header value, if any
-	header    http.Header   // of requests without headers of their own; never modified
+	slots     chan struct{}     // with a shared transport: caps requests in flight
+	auth      string            // Authorization header value, if any
+	header    http.Header       // of requests without headers of their own; never modified
 	maxBytes  int64
 	userAgent string
-	responses *sync.Pool // *Response with their body buffers; shared with the pool's clients
+	responses *sync.Pool  // *Response with their body buffers; shared with the pool's clients
 	extra     http.Header // Options.Header
 	query     url.Values  // Options.Query
 	secrets   func(placeholder.Ref) (string, error)
@@ -350,6 +350,43 @@ func (r *Request) Direct() bool { return r.host != nil && !r.redirects.Load() }
 // String names the request for messages.
 func (r *Request) String() string { return r.what }
 
+// URL is a copy of the request's URL, query included: it may hold secrets
+// (an API key), so it is for building requests, never for messages.
+func (r *Request) URL() *url.URL {
+	u := *r.url
+	return &u
+}
+
+// Again is r sent to u instead, with r's method, headers and body: the next
+// page of a paged answer.
+func (c *Client) Again(r *Request, u *url.URL) (*Request, error) {
+	if len(c.query) > 0 { // the endpoint's, which a next link may leave out
+		q := u.Query()
+		for k, vs := range c.query {
+			if !q.Has(k) {
+				q[k] = vs
+			}
+		}
+		cp := *u
+		cp.RawQuery = q.Encode()
+		u = &cp
+	}
+	n := &Request{method: r.method, url: u, header: r.header, body: r.body, what: r.method + " " + redact(u)}
+	if !c.prepareWire(n, u) {
+		n.tmpl = newTemplate(r.method, u, r.header)
+	}
+	return n, nil
+}
+
+// Secret gives the value of a secret placeholder from the client's
+// Options.Secrets, for requests rendered for each sample.
+func (c *Client) Secret(ref placeholder.Ref) (string, error) {
+	if c.secrets == nil {
+		return "", placeholder.ErrNoValue
+	}
+	return c.secrets(ref)
+}
+
 // Prepare builds the request template once, with the values of its
 // secret headers and query parameters.
 func (c *Client) Prepare(p *plan.Request) (*Request, error) { return c.PrepareWith(p, nil) }
@@ -472,6 +509,7 @@ func redact(u *url.URL) string {
 type Response struct {
 	Status      int
 	ContentType string
+	Link        string // the Link header (RFC 8288), for paged answers
 	Body        []byte
 	Elapsed     time.Duration
 	buf         []byte     // Body's storage, kept for the next response
@@ -624,6 +662,9 @@ func (c *Client) response(ctx context.Context, r *Request, resp *http.Response, 
 		resp.Body.Close()
 	}
 	out.Status, out.ContentType, out.Elapsed, out.Body = resp.StatusCode, resp.Header.Get("Content-Type"), time.Since(start), out.buf
+	if link, ok := resp.Header["Link"]; ok {
+		out.Link = strings.Join(link, ", ")
+	}
 	if errors.Is(err, ErrTooLarge) {
 		out.Release()
 		return nil, fmt.Errorf("%s: %w: more than %d bytes", r.what, ErrTooLarge, c.maxBytes)

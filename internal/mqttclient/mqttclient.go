@@ -35,6 +35,10 @@ type Message struct {
 	ResponseTopic   string
 	CorrelationData []byte
 	UserProperties  []UserProperty
+	// Time is when the message's data was taken (a sample's time, a
+	// record's); it is not sent, but decorators use it (the CloudEvents
+	// time). The zero value is now.
+	Time time.Time
 }
 
 // UserProperty is one MQTT v5 user property; order and duplicates matter.

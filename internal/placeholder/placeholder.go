@@ -178,3 +178,22 @@ func (t Text) Expand(lookup func(Ref) (string, error)) (string, error) {
 // String is the source, so that a Text prints as written (placeholders,
 // never values).
 func (t Text) String() string { return t.src }
+
+// Bind is t with the references that f knows replaced by their values, as
+// literal text; Source stays as written.
+func (t Text) Bind(f func(Ref) (string, bool)) Text {
+	out := Text{src: t.src}
+	for _, p := range t.parts {
+		if p.ref != nil {
+			if v, ok := f(*p.ref); ok {
+				p = part{lit: v}
+			}
+		}
+		if n := len(out.parts); n > 0 && p.ref == nil && out.parts[n-1].ref == nil {
+			out.parts[n-1].lit += p.lit
+			continue
+		}
+		out.parts = append(out.parts, p)
+	}
+	return out
+}

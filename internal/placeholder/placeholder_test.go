@@ -123,3 +123,17 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestBind(t *testing.T) {
+	text, err := placeholder.Parse("line ${attribute:line}, ${password}", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bound := text.Bind(func(r placeholder.Ref) (string, bool) { return "L3", r.Name == "attribute" })
+	if got, _ := bound.Expand(values); got != "line L3, s3cr3t" || bound.Source() != text.Source() || len(bound.Refs()) != 1 {
+		t.Errorf("bound %q (source %q, refs %v)", got, bound.Source(), bound.Refs())
+	}
+	if all := text.Bind(func(placeholder.Ref) (string, bool) { return "x", true }); !all.Static() {
+		t.Error("every reference bound is static")
+	}
+}

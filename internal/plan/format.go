@@ -11,8 +11,8 @@ import (
 // formatConfig is how a response body is read: the format and its options,
 // in a dataset's or a data point's configuration.
 type formatConfig struct {
-	Format   *string `json:"format"`
-	XML      *struct {
+	Format *string `json:"format"`
+	XML    *struct {
 		Arrays   []string `json:"arrays"`
 		Prefixes bool     `json:"prefixes"`
 		Strings  bool     `json:"strings"`

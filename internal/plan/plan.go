@@ -20,8 +20,8 @@ import (
 
 	"github.com/http-connector/http-connector/internal/adr"
 	"github.com/http-connector/http-connector/internal/mapping"
-	"github.com/http-connector/http-connector/internal/placeholder"
 	"github.com/http-connector/http-connector/internal/messageschema"
+	"github.com/http-connector/http-connector/internal/placeholder"
 	"github.com/http-connector/http-connector/schemas"
 )
 
@@ -110,6 +110,13 @@ type Dataset struct {
 	// AssetAttributes is $assetAttributes: the asset's attributes, shared
 	// by its datasets and never modified; nil when the dataset runs no jq.
 	AssetAttributes map[string]any
+	// What samples carry from one to the next (see samples.go).
+	Window     Window
+	Cursor     *Cursor
+	Pages      *Pages
+	Dedup      *Dedup
+	Report     *Report
+	RecordTime *mapping.Program // a message's time, from the message
 }
 
 // Mapped reports whether a sample of d runs jq: a dataset mapping or a
@@ -134,6 +141,10 @@ type Request struct {
 	Body   []byte
 	// Parse reads the responses; its zero value reads JSON or text.
 	Parse Parse
+	// Template, if set, is the request as it changes from one sample to
+	// the next: it is rendered for each sample, and the other fields are
+	// unset.
+	Template *Template
 	// Secret are the headers and query parameters whose values hold
 	// placeholders of secrets: they are expanded when the request is
 	// prepared for its client, and never kept in a plan.
@@ -163,6 +174,8 @@ type Point struct {
 	Key     []byte           // the JSON-encoded name, with the colon
 	// MappingName is the library name of Mapping, when it is a named one.
 	MappingName string
+	// Report, if set, is the data point's report by exception.
+	Report *Report
 }
 
 // Destination is an MQTT destination of a dataset.
@@ -364,16 +377,26 @@ type datasetConfig struct {
 	Mapping             *string `json:"mapping"`
 	MessageSchema       any     `json:"messageSchema"`
 	formatConfig
+	requestConfig
+	sampleConfig
 }
 
-// pointConfig is the decoded data point configuration.
-type pointConfig struct {
+// requestConfig is a request's method, body, headers and query, in a data
+// point's configuration or a dataset's (its own request, without data
+// points).
+type requestConfig struct {
 	Method  string            `json:"HttpRequestMethod"`
 	Body    json.RawMessage   `json:"body"`
 	Headers map[string]string `json:"headers"`
 	Query   map[string]string `json:"query"`
-	JQ      *string           `json:"jq"`
-	Mapping *string           `json:"mapping"`
+}
+
+// pointConfig is the decoded data point configuration.
+type pointConfig struct {
+	requestConfig
+	JQ      *string     `json:"jq"`
+	Mapping *string     `json:"mapping"`
+	Report  *reportJSON `json:"report"`
 	formatConfig
 }
 
@@ -383,7 +406,8 @@ func (pl *Planner) dataset(asset string, a *adr.Asset, ds *adr.Dataset, defaults
 	d := &Dataset{Asset: asset, Name: ds.Name, TypeRef: ds.TypeRef, Source: ds.DataSource}
 	pl.timing(d, cfg, path, &probs)
 	pl.datasetMapping(d, cfg, named, path, &probs)
-	pl.points(d, ds, ep, cfg.parser(path+".datasetConfiguration", &probs), path, &probs)
+	pl.points(d, ds, ep, cfg, a.Attributes, path, &probs)
+	pl.samples(d, cfg, path, &probs)
 	d.Targets = destinations(a, ds, path, &probs)
 	if len(probs) > 0 {
 		return nil, probs
@@ -494,7 +518,8 @@ func (pl *Planner) datasetMapping(d *Dataset, cfg datasetConfig, named bool, pat
 
 // points builds the dataset's data points and their distinct requests: a
 // dataset without data points requests its dataSource.
-func (pl *Planner) points(d *Dataset, ds *adr.Dataset, ep *Endpoint, parse Parse, path string, probs *Problems) {
+func (pl *Planner) points(d *Dataset, ds *adr.Dataset, ep *Endpoint, cfg datasetConfig, attrs map[string]string, path string, probs *Problems) {
+	parse := cfg.parser(path+".datasetConfiguration", probs)
 	byKey := map[string]int{}
 	request := func(r *Request) int {
 		k := requestKey(r)
@@ -508,12 +533,12 @@ func (pl *Planner) points(d *Dataset, ds *adr.Dataset, ep *Endpoint, parse Parse
 	if len(ds.DataPoints) == 0 {
 		if ds.DataSource == "" {
 			probs.add(path, "has no data points and no dataSource: nothing to sample")
-		} else if r, err := buildRequest(ep, ds.DataSource, pointConfig{}); err != nil {
-			probs.add(path+".dataSource", "%v", err)
-		} else if r != nil {
+		} else if r := pl.request(ep, ds.DataSource, cfg.requestConfig, attrs, path+".dataSource", path+".datasetConfiguration", probs); r != nil {
 			r.Parse = parse
 			request(r)
 		}
+	} else if cfg.requestConfig.set() {
+		probs.add(path+".datasetConfiguration", "HttpRequestMethod, body, headers and query are for a dataset without data points: give them in each data point's configuration")
 	}
 	names := map[string]int{}
 	for i := range ds.DataPoints {
@@ -524,14 +549,14 @@ func (pl *Planner) points(d *Dataset, ds *adr.Dataset, ep *Endpoint, parse Parse
 			continue
 		}
 		names[dp.Name] = i
-		if pt := pl.point(ds, dp, ep, parse, path, ppath, request, probs); pt != nil {
+		if pt := pl.point(ds, dp, ep, parse, attrs, path, ppath, request, probs); pt != nil {
 			d.Points = append(d.Points, pt)
 		}
 	}
 }
 
 // point builds one data point; request de-duplicates its request.
-func (pl *Planner) point(ds *adr.Dataset, dp *adr.DataPoint, ep *Endpoint, parse Parse, path, ppath string, request func(*Request) int, probs *Problems) *Point {
+func (pl *Planner) point(ds *adr.Dataset, dp *adr.DataPoint, ep *Endpoint, parse Parse, attrs map[string]string, path, ppath string, request func(*Request) int, probs *Problems) *Point {
 	raw, err := decodeConfig(dp.DataPointConfiguration)
 	if err != nil {
 		probs.add(ppath+".dataPointConfiguration", "%v", err)
@@ -550,22 +575,16 @@ func (pl *Planner) point(ds *adr.Dataset, dp *adr.DataPoint, ep *Endpoint, parse
 	if source == "" {
 		source, sourcePath = ds.DataSource, path+".dataSource"
 	}
-	secret := secretParams(&pc, ep, ppath+".dataPointConfiguration", probs)
-	r, err := buildRequest(ep, source, pc)
-	if err != nil {
-		probs.add(sourcePath, "%v", err)
+	r := pl.request(ep, source, pc.requestConfig, attrs, sourcePath, ppath+".dataPointConfiguration", probs)
+	if r == nil { // broken; or the endpoint is, which is reported with the device
 		return nil
 	}
-	if r == nil { // the endpoint is broken; that is reported with the device
-		return nil
-	}
-	r.Secret = secret
 	r.Parse = parse
 	if pc.formatConfig.set() {
 		r.Parse = pc.parser(ppath+".dataPointConfiguration", probs)
 	}
 	key, _ := json.Marshal(dp.Name)
-	pt := &Point{Name: dp.Name, Request: request(r), Key: append(key, ':')}
+	pt := &Point{Name: dp.Name, Request: request(r), Key: append(key, ':'), Report: pc.Report.rule()}
 	if pc.JQ != nil && pc.Mapping != nil {
 		probs.add(ppath+".dataPointConfiguration", "jq and mapping both give the data point mapping: give one")
 	}
@@ -626,7 +645,7 @@ func remarshal(m map[string]any, v any) error {
 	return dec.Decode(v)
 }
 
-func buildRequest(ep *Endpoint, source string, pc pointConfig) (*Request, error) {
+func buildRequest(ep *Endpoint, source string, pc requestConfig) (*Request, error) {
 	r := &Request{Method: pc.Method} // Header stays nil without headers: thousands of requests need no empty map each
 	if r.Method == "" {
 		r.Method = DefaultMethod
@@ -689,35 +708,16 @@ func buildRequest(ep *Endpoint, source string, pc pointConfig) (*Request, error)
 	return r, nil
 }
 
-// secretParams takes the headers and query parameters with placeholders
-// out of pc.
-func secretParams(pc *pointConfig, ep *Endpoint, path string, probs *Problems) []SecretParam {
-	var method adr.AuthMethod
-	if ep != nil {
-		method = ep.Auth.Method
-	}
-	b := configBuilder{check: checkSecretRef(method), probs: probs}
-	var out []SecretParam
-	take := func(m map[string]string, query bool, at string) {
-		for _, p := range b.params(m, path+at) {
-			if !p.Value.Static() {
-				out = append(out, SecretParam{Query: query, Param: p})
-				delete(m, p.Name)
-			} else {
-				m[p.Name], _ = p.Value.Expand(nil) // $$ is $
-			}
-		}
-	}
-	take(pc.Headers, false, ".headers")
-	take(pc.Query, true, ".query")
-	return out
-}
-
 // requestKey identifies requests that can be fetched once for several points.
 func requestKey(r *Request) string {
 	var b strings.Builder
 	for _, p := range r.Secret {
 		fmt.Fprintf(&b, "%v %s: %s\n", p.Query, p.Name, p.Value.Source())
+	}
+	if t := r.Template; t != nil {
+		key, _ := json.Marshal(t.source())
+		b.Write(key)
+		return b.String()
 	}
 	fmt.Fprintf(&b, "format %s\n", r.Parse.Key)
 	b.WriteString(r.Method)

@@ -43,6 +43,8 @@ type Counters struct {
 	Panics        atomic.Int64
 	Retries       atomic.Int64 // HTTP requests made again after a failure
 	Skipped       atomic.Int64 // ticks skipped because the device keeps failing
+	Suppressed    atomic.Int64 // samples report by exception did not publish
+	Duplicates    atomic.Int64 // messages deduplication dropped
 }
 
 // DefaultMappingTimeout bounds the jq evaluations of one sample when
@@ -83,6 +85,10 @@ type Options struct {
 	// Secrets, if set, gives the values of the ${secret:NAME} placeholders
 	// of the dataset's requests before the client's own (the endpoint's).
 	Secrets func(placeholder.Ref) (string, error)
+	// State, if set, keeps what the samples carry over (a window, a
+	// cursor, deduplication keys, the last published values) across
+	// restarts.
+	State State
 }
 
 // Sampler samples one dataset.
@@ -107,6 +113,11 @@ type Sampler struct {
 	since     time.Time
 	failures  int
 	filtering bool // the last sample's mapping produced no message
+
+	dyn       bool      // requests rendered for each sample (see dynamic.go)
+	carrying  bool      // samples carry something over (see carry.go)
+	stateOnce sync.Once // loads carry
+	carry     carried   // what samples carry over; samples of a dataset never overlap
 }
 
 // New prepares a sampler; the requests are built here, once.
@@ -129,12 +140,17 @@ func New(ds *plan.Dataset, client *fetch.Client, pub Publisher, opts Options) (*
 		s.work = new(Workspaces)
 	}
 	s.mapped = ds.Mapped()
+	s.dyn, s.carrying = dynamic(ds), carries(ds)
 	s.attrs = ds.AssetAttributes
 	if s.attrs == nil && s.mapped {
 		s.attrs = map[string]any{}
 	}
 	s.setupFaults()
 	for _, r := range ds.Requests {
+		if r.Template != nil {
+			s.reqs = append(s.reqs, nil) // rendered for each sample
+			continue
+		}
 		pr, err := client.PrepareWith(r, opts.Secrets)
 		if err != nil {
 			return nil, fmt.Errorf("asset %q dataset %q: %w", ds.Asset, ds.Name, err)
@@ -160,9 +176,14 @@ func (s *Sampler) Dataset() *plan.Dataset { return s.ds }
 // Trace records what one sample did, for `try`.
 type Trace struct {
 	Time     time.Time
-	Requests []RequestTrace
+	Requests []RequestTrace // one per page of a paged dataset
 	Values   []ValueTrace
 	Messages []*mqttclient.Message
+	// Suppressed says why report by exception would not publish the
+	// sample; empty when it would.
+	Suppressed string
+	Duplicates int    // messages deduplication would drop
+	Cursor     string // the next sample's ${cursor}, if the dataset has one
 }
 
 // RequestTrace is one request of a traced sample.
@@ -172,6 +193,9 @@ type RequestTrace struct {
 	Elapsed     time.Duration
 	ContentType string
 	Body        []byte // as received (the caller truncates for display)
+	Page        int    // of a paged dataset, from 1; 0 otherwise
+	Format      string // the format a body that is not JSON was read as
+	Parsed      any    // what such a body parsed to
 	Err         error
 }
 
@@ -197,9 +221,16 @@ func (s *Sampler) Sample(ctx context.Context, tick time.Time) {
 			s.setState(fmt.Errorf("internal error: %v", p))
 		}
 	}()
-	msgs, err := s.collect(ctx)
-	if err == nil {
-		err = s.publish(ctx, msgs)
+	s.loadState(ctx)
+	msgs, out, err := s.collect(ctx)
+	switch {
+	case err == nil && out != nil && !out.publish:
+		s.c.Suppressed.Add(1)
+		s.commit(out)
+	case err == nil:
+		if err = s.publish(ctx, msgs); err == nil {
+			s.commit(out)
+		}
 	}
 	if err != nil {
 		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
@@ -218,13 +249,25 @@ func (s *Sampler) Try(ctx context.Context) (*Trace, error) {
 	t := &Trace{Time: now}
 	sm := s.begin(ctx, now)
 	defer sm.end()
+	s.loadState(ctx)
+	var pages []RequestTrace
+	if s.ds.Pages != nil {
+		sm.onPage = func(r *fetch.Request, resp *fetch.Response) {
+			rt := requestTrace(r.String(), resp, &response{r: resp, parser: sm.resps[0].parser})
+			rt.Page = len(pages) + 1
+			pages = append(pages, rt)
+		}
+	}
 	err := sm.fetch()
+	t.Requests = pages
 	for i := range sm.resps {
 		rs := &sm.resps[i]
-		rt := RequestTrace{Request: s.reqs[i].String(), Err: rs.err}
-		if rs.r != nil {
-			rt.Status, rt.Elapsed, rt.ContentType = rs.r.Status, rs.r.Elapsed, rs.r.ContentType
-			rt.Body = bytes.Clone(rs.r.Body)
+		if pages != nil && rs.err == nil {
+			break // the pages are the request's trace
+		}
+		rt := RequestTrace{Request: sm.requestName(i), Err: rs.err}
+		if rs.r != nil && rs.err == nil {
+			rt = requestTrace(rt.Request, rs.r, rs)
 		}
 		t.Requests = append(t.Requests, rt)
 	}
@@ -252,7 +295,47 @@ func (s *Sampler) Try(ctx context.Context) (*Trace, error) {
 		return t, err
 	}
 	t.Messages = sm.messages(payloads)
+	if s.carries() {
+		n := len(t.Messages)
+		out, msgs, err := sm.carried(now, input, t.Messages)
+		if err != nil {
+			return t, err
+		}
+		t.Messages, t.Duplicates = msgs, (n-len(msgs))/max(len(s.ds.Targets), 1)
+		if out.cursor != nil {
+			t.Cursor = *out.cursor
+		}
+		if !out.publish {
+			t.Suppressed = "report by exception: no value moved past its deadband since the last publish at " + s.carry.LastPublish.Format(time.RFC3339)
+		}
+	}
 	return t, nil
+}
+
+// requestName names request i of the sample for try: as sent, or as
+// written when it could not be rendered.
+func (sm *sample) requestName(i int) string {
+	if r := sm.reqs[i]; r != nil {
+		return r.String()
+	}
+	return sm.s.ds.Requests[i].Template.String()
+}
+
+// requestTrace is the trace of one answered request; a body read in
+// another format than JSON comes with the value it parsed to.
+func requestTrace(name string, resp *fetch.Response, rs *response) RequestTrace {
+	rt := RequestTrace{Request: name, Status: resp.Status, Elapsed: resp.Elapsed, ContentType: resp.ContentType, Body: bytes.Clone(resp.Body)}
+	if !rs.readsJSON() {
+		rt.Format = string(rs.parser.Format())
+		if rt.Format == "" {
+			rt.Format = string(format.Detect(resp.ContentType))
+		}
+		v, err := rs.parser.Parse(resp.Body, resp.ContentType)
+		if err == nil {
+			rt.Parsed = v
+		}
+	}
+	return rt
 }
 
 func (s *Sampler) publish(ctx context.Context, msgs []*mqttclient.Message) error {
@@ -337,6 +420,7 @@ type response struct {
 	done    bool
 	raw     rawBody
 	parser  *format.Parser // the request's, or detection by Content-Type
+	paged   bool           // parsed holds the records of every page, not r's body
 }
 
 func (rs *response) value() (any, error) {
@@ -406,6 +490,7 @@ func (w *Workspaces) autoParser() *format.Parser {
 // scratch is the memory one sample works in.
 type scratch struct {
 	sample   sample
+	reqs     []*fetch.Request
 	resps    []response
 	values   []value
 	payloads [][]byte
@@ -425,6 +510,7 @@ func (w *Workspaces) put(sc *scratch) {
 		sc.resps[i] = response{raw: rawBody{members: members}}
 	}
 	clear(sc.values)
+	clear(sc.reqs)
 	clear(sc.payloads[:cap(sc.payloads)])
 	sc.sample = sample{}
 	if cap(sc.out) > 64<<10 {
@@ -480,37 +566,46 @@ func (s *Sampler) fetchAll(ctx context.Context, resps []response) {
 }
 
 // collect makes one sample's requests and builds its messages.
-func (s *Sampler) collect(ctx context.Context) ([]*mqttclient.Message, error) {
+func (s *Sampler) collect(ctx context.Context) ([]*mqttclient.Message, *outcome, error) {
 	var now time.Time
-	if s.mapped {
+	carries := s.carries()
+	if s.mapped || carries {
 		now = s.opts.Now().UTC() // $timestamp, for jq
 	}
 	sm := s.begin(ctx, now)
 	defer sm.end()
 	if err := sm.fetch(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	input, raw, err := sm.input()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	payloads, err := sm.payloads(input, raw)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return sm.messages(payloads), nil
+	msgs := sm.messages(payloads)
+	if !carries {
+		return msgs, nil, nil
+	}
+	out, msgs, err := sm.carried(now, input, msgs)
+	return msgs, out, err
 }
 
 // sample is one sample in progress: its responses and the memory it works
 // in, lent by the Workspaces.
 type sample struct {
-	s     *Sampler
-	ctx   context.Context // the sample's
-	rctx  context.Context // its requests', under the dataset's timeout
-	mctx  context.Context // its jq evaluations', under the mapping timeout
-	stamp string          // $timestamp
-	sc    *scratch
-	resps []response
+	s      *Sampler
+	reqs   []*fetch.Request // the sample's: the sampler's, rendered for it if dynamic
+	vars   plan.Vars        // the values of its placeholders, if dynamic
+	onPage func(*fetch.Request, *fetch.Response)
+	ctx    context.Context // the sample's
+	rctx   context.Context // its requests', under the dataset's timeout
+	mctx   context.Context // its jq evaluations', under the mapping timeout
+	stamp  string          // $timestamp
+	sc     *scratch
+	resps  []response
 	// cancelR and cancelM end rctx and mctx (cancelM may be nil).
 	cancelR, cancelM context.CancelFunc
 }
@@ -523,7 +618,7 @@ func (s *Sampler) begin(ctx context.Context, now time.Time) *sample {
 		sm.stamp = now.Format("2006-01-02T15:04:05.000Z07:00")
 	}
 	sm.rctx, sm.cancelR = context.WithTimeout(ctx, s.ds.Timeout)
-	if s.mapped {
+	if s.mapped || s.carrying {
 		// One deadline bounds every jq evaluation of the sample.
 		sm.mctx, sm.cancelM = context.WithTimeout(ctx, s.opts.MappingTimeout)
 	}
@@ -531,6 +626,11 @@ func (s *Sampler) begin(ctx context.Context, now time.Time) *sample {
 		sm.sc.resps = make([]response, len(s.reqs))
 	}
 	sm.resps = sm.sc.resps[:len(s.reqs)]
+	sm.reqs = append(sm.sc.reqs[:0], s.reqs...)
+	sm.sc.reqs = sm.reqs
+	if s.dyn {
+		sm.vars = s.vars(now)
+	}
 	for i, r := range s.ds.Requests {
 		sm.resps[i].parser = r.Parse.Parser
 		if sm.resps[i].parser == nil {
@@ -560,6 +660,9 @@ func (sm *sample) end() {
 // fetch makes the requests; a failed request is a deviceError.
 func (sm *sample) fetch() error {
 	s := sm.s
+	if s.dyn {
+		return sm.fetchDynamic()
+	}
 	s.fetchAll(sm.rctx, sm.resps)
 	s.c.Requests.Add(int64(len(s.reqs)))
 	var errs []error
@@ -591,9 +694,9 @@ func (sm *sample) input() (input any, raw []byte, err error) {
 		}
 		v, err := rs.value()
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", s.reqs[0], err)
+			return nil, nil, fmt.Errorf("%s: %w", sm.reqs[0], err)
 		}
-		if _, isString := v.(string); !isString && rs.readsJSON() {
+		if _, isString := v.(string); !isString && rs.readsJSON() && !rs.paged {
 			return nil, bytes.TrimSpace(rs.r.Body), nil
 		}
 		return v, nil, nil
@@ -629,7 +732,7 @@ func (sm *sample) decoded() (any, error) {
 	if len(ds.Points) == 0 {
 		v, err := sm.resps[0].value()
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", s.reqs[0], err)
+			return nil, fmt.Errorf("%s: %w", sm.reqs[0], err)
 		}
 		return v, nil
 	}

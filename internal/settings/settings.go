@@ -78,6 +78,10 @@ type Settings struct {
 	// SpoolDir, if set, keeps queued QoS 1 messages on disk too, so that a
 	// restart loses none.
 	SpoolDir string `koanf:"spoolDir"`
+	// StateDir, if set, keeps what datasets' samples carry over (a window,
+	// a cursor, deduplication keys, the last published values) across
+	// restarts, standalone; in Akri mode the broker state store does.
+	StateDir string `koanf:"stateDir"`
 	// ShutdownTimeout bounds the flush of queued messages at shutdown.
 	ShutdownTimeout time.Duration `koanf:"shutdownTimeout"`
 	// Secrets says where device credentials come from in standalone mode.

@@ -103,6 +103,42 @@ func Run(ctx context.Context, o Options) (bool, error) {
 	return ok, nil
 }
 
+// printAuth writes a sample's login and token requests.
+func printAuth(w io.Writer, auth []httpauth.Event) {
+	for _, e := range auth {
+		fmt.Fprintf(w, "  %s %s %s\n", e.Step, e.Method, e.URL)
+		switch {
+		case e.Err != nil:
+			fmt.Fprintf(w, "    failed: %v\n", e.Err)
+		default:
+			fmt.Fprintf(w, "    %d %s in %v (token and secrets not shown)\n", e.Status, http.StatusText(e.Status), e.Elapsed.Round(10*time.Microsecond))
+		}
+	}
+}
+
+// printRequests writes a sample's requests as sent (pages one by one),
+// their answers and, for a body that is not JSON, what it parsed to.
+func printRequests(w io.Writer, reqs []sampling.RequestTrace, bodyLimit int) {
+	for _, r := range reqs {
+		if r.Page > 0 {
+			fmt.Fprintf(w, "  request %s (page %d)\n", r.Request, r.Page)
+		} else {
+			fmt.Fprintf(w, "  request %s\n", r.Request)
+		}
+		if r.Err != nil {
+			fmt.Fprintf(w, "    failed: %s\n", strings.TrimPrefix(r.Err.Error(), r.Request+": "))
+			continue
+		}
+		fmt.Fprintf(w, "    %d %s in %v, %s, %d bytes\n", r.Status, http.StatusText(r.Status), r.Elapsed.Round(10*time.Microsecond), or(r.ContentType, "no content type"), len(r.Body))
+		if len(r.Body) > 0 {
+			fmt.Fprintln(w, indent(truncate(r.Body, bodyLimit), "    "))
+		}
+		if r.Format != "" && r.Parsed != nil {
+			fmt.Fprintf(w, "    read as %s: %s\n", r.Format, truncate([]byte(compactJSON(r.Parsed)), bodyLimit))
+		}
+	}
+}
+
 // authEvents are the login and token requests of a sample.
 type authEvents struct {
 	mu     sync.Mutex
@@ -162,26 +198,8 @@ func printTrace(w io.Writer, d *plan.Dataset, t *sampling.Trace, auth []httpauth
 	}
 	fmt.Fprintf(w, "asset %q dataset %q: every %v, request timeout %v, mapping %s\n", d.Asset, d.Name, d.Interval, d.Timeout, mapping)
 	fmt.Fprintf(w, "sampled at %s\n", t.Time.Format(time.RFC3339Nano))
-	for _, e := range auth {
-		fmt.Fprintf(w, "  %s %s %s\n", e.Step, e.Method, e.URL)
-		switch {
-		case e.Err != nil:
-			fmt.Fprintf(w, "    failed: %v\n", e.Err)
-		default:
-			fmt.Fprintf(w, "    %d %s in %v (token and secrets not shown)\n", e.Status, http.StatusText(e.Status), e.Elapsed.Round(10*time.Microsecond))
-		}
-	}
-	for _, r := range t.Requests {
-		fmt.Fprintf(w, "  request %s\n", r.Request)
-		if r.Err != nil {
-			fmt.Fprintf(w, "    failed: %s\n", strings.TrimPrefix(r.Err.Error(), r.Request+": "))
-			continue
-		}
-		fmt.Fprintf(w, "    %d %s in %v, %s, %d bytes\n", r.Status, http.StatusText(r.Status), r.Elapsed.Round(10*time.Microsecond), or(r.ContentType, "no content type"), len(r.Body))
-		if len(r.Body) > 0 {
-			fmt.Fprintln(w, indent(truncate(r.Body, bodyLimit), "    "))
-		}
-	}
+	printAuth(w, auth)
+	printRequests(w, t.Requests, bodyLimit)
 	for _, v := range t.Values {
 		if v.Err != nil {
 			fmt.Fprintf(w, "  value %s failed: %v\n", v.Name, v.Err)
@@ -192,6 +210,15 @@ func printTrace(w io.Writer, d *plan.Dataset, t *sampling.Trace, auth []httpauth
 	if err != nil {
 		fmt.Fprintf(w, "  no message: the sample failed: %s\n", strings.ReplaceAll(err.Error(), "\n", "; "))
 		return
+	}
+	if t.Cursor != "" {
+		fmt.Fprintf(w, "  next cursor: %s\n", t.Cursor)
+	}
+	if t.Duplicates > 0 {
+		fmt.Fprintf(w, "  %d messages dropped as duplicates (dedup)\n", t.Duplicates)
+	}
+	if t.Suppressed != "" {
+		fmt.Fprintf(w, "  not published: %s; the messages would be:\n", t.Suppressed)
 	}
 	if len(t.Messages) == 0 {
 		fmt.Fprintln(w, "  no message: the mapping gave no output, so nothing is published for this sample (filtered)")

@@ -20,6 +20,7 @@ import (
 	"github.com/http-connector/http-connector/internal/akrimount"
 	"github.com/http-connector/http-connector/internal/connector"
 	"github.com/http-connector/http-connector/internal/plan"
+	"github.com/http-connector/http-connector/internal/statestore"
 	"github.com/http-connector/http-connector/internal/watch"
 )
 
@@ -45,9 +46,10 @@ type Options struct {
 
 // Source is the Akri operator's view of this pod.
 type Source struct {
-	opts Options
-	log  zerolog.Logger
-	w    *worker
+	opts  Options
+	log   zerolog.Logger
+	w     *worker
+	state *storeState
 }
 
 // New returns the source; nothing is read or dialled before Prepare.
@@ -78,9 +80,11 @@ func (s *Source) Prepare(context.Context) (connector.Setup, error) {
 			s.w.post(event{kind: evReconnected})
 		}
 	}
+	s.state = newStoreState(s.opts.Env.ConnectorID, s.log)
 	return connector.Setup{
 		MQTT:    mqttOpts,
 		Secrets: s.opts.Env.Secrets(),
+		State:   s.state,
 		Hooks: connector.Hooks{
 			Decorate: s.w.decorator,
 			DatasetState: func(asset, dataset string, err error) {
@@ -113,6 +117,8 @@ func (s *Source) Run(ctx context.Context, rt *connector.Runtime) error {
 	tel := aiorpc.NewTelemetrySender(client, env.ConnectorID, clock)
 	adrOpts := adrclient.Options{Timeout: s.opts.RPCTimeout, Retry: s.opts.RetryPolicy, Logger: log}
 	adrc := adrclient.New(client, inv, tel, adrOpts)
+	s.state.bind(statestore.New(inv, statestore.Options{Timeout: s.opts.RPCTimeout}))
+	rt.Go(s.state.run)
 	w := s.w
 	w.start(ctx, rt, clock, adrc, adrclient.NewSchemaRegistry(inv, adrOpts), adrclient.NewStatusReporter(adrc))
 	if err := adrc.OnDeviceUpdate(ctx, func(device, endpoint string, d adrDevice) {
@@ -149,4 +155,7 @@ func (s *Source) Run(ctx context.Context, rt *connector.Runtime) error {
 }
 
 // Goodbye turns the ADR notifications off, as the SDKs do when they stop.
-func (s *Source) Goodbye(ctx context.Context) { s.w.goodbye(ctx) }
+func (s *Source) Goodbye(ctx context.Context) {
+	s.state.flush(ctx)
+	s.w.goodbye(ctx)
+}

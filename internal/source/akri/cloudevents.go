@@ -77,9 +77,13 @@ func (ce *cloudEvents) decorate(m *mqttclient.Message) {
 		mqttclient.UserProperty{Key: "__srcId", Value: ce.clientID},
 	)
 	props = append(props, ce.fixed...)
+	at := m.Time
+	if at.IsZero() {
+		at = time.Now()
+	}
 	props = append(props,
 		mqttclient.UserProperty{Key: "id", Value: newID()},
-		mqttclient.UserProperty{Key: "time", Value: time.Now().UTC().Format("2006-01-02T15:04:05Z")},
+		mqttclient.UserProperty{Key: "time", Value: at.UTC().Format(time.RFC3339Nano)},
 	)
 	if s := ce.schema.Load(); s != nil {
 		props = append(props, mqttclient.UserProperty{Key: "dataschema", Value: *s})

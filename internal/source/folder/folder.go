@@ -23,6 +23,7 @@ import (
 	"github.com/http-connector/http-connector/internal/mqttclient"
 	"github.com/http-connector/http-connector/internal/plan"
 	"github.com/http-connector/http-connector/internal/settings"
+	"github.com/http-connector/http-connector/internal/statefile"
 )
 
 // Options configure the source.
@@ -85,6 +86,15 @@ func (s *Source) Prepare(ctx context.Context) (connector.Setup, error) {
 		s.log.Info().Msg(n)
 	}
 	setup := connector.Setup{Secrets: Secrets(s.opts.Settings, s.opts.Getenv), LoadTime: time.Since(began)}
+	var closers []func()
+	if dir := s.opts.Settings.StateDir; dir != "" {
+		st, err := statefile.Open(dir, s.log)
+		if err != nil {
+			return connector.Setup{}, err
+		}
+		setup.State = st
+		closers = append(closers, st.Close)
+	}
 	brokerURL := s.opts.Settings.Broker
 	if brokerURL == "" {
 		b, err := broker.Start(broker.Options{Address: s.opts.Settings.EmbeddedBroker})
@@ -93,16 +103,22 @@ func (s *Source) Prepare(ctx context.Context) (connector.Setup, error) {
 			b, err = broker.Start(broker.Options{Address: "127.0.0.1:0"})
 		}
 		if err != nil {
+			for _, c := range closers {
+				c()
+			}
 			return connector.Setup{}, fmt.Errorf("no broker configured and the embedded one could not start: %w", err)
 		}
-		setup.Close = func() { _ = b.Close() }
+		closers = append(closers, func() { _ = b.Close() })
 		brokerURL = b.URL()
 		s.log.Info().Str("address", b.Address()).Msg("no broker configured: started the embedded MQTT broker")
 	}
-	if setup.MQTT, err = ClientOptions(s.opts.Settings, brokerURL, s.log); err != nil {
-		if setup.Close != nil {
-			setup.Close()
+	setup.Close = func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
 		}
+	}
+	if setup.MQTT, err = ClientOptions(s.opts.Settings, brokerURL, s.log); err != nil {
+		setup.Close()
 		return connector.Setup{}, err
 	}
 	return setup, nil
