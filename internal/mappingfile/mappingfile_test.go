@@ -270,3 +270,55 @@ func TestDiff(t *testing.T) {
 		t.Errorf("diff:\ngot\n%s\nwant\n%s", d, wantDiff)
 	}
 }
+
+// A test case may give the response body a device sends, in any format a
+// dataset reads: it is parsed as the dataset would, and a body that does
+// not parse is a problem of the file, with its position.
+func TestCasesWithResponseBodies(t *testing.T) {
+	const file = `namespace: plc
+mappings:
+  status:
+    kind: dataset
+    jq: '{temp: .status.temp["#text"], unit: .status.temp["@unit"]}'
+    tests:
+      - name: xml
+        body: '<status><temp unit="C">21.5</temp></status>'
+        format: xml
+        output: {temp: 21.5, unit: C}
+      - name: xml by its content type
+        body: '<status><temp unit="F">70.7</temp></status>'
+        contentType: application/xml
+        output: {temp: 70.7, unit: F}
+  power:
+    kind: dataset
+    jq: 'map(.power) | add'
+    tests:
+      - name: csv with a delimiter
+        body: "time;power\n10:00;1.5\n10:01;2.5\n"
+        format: csv
+        csv: {delimiter: ";"}
+        output: 4
+`
+	f, errs := newReader(t).Read("plc.yaml", []byte(file))
+	if len(errs) > 0 {
+		t.Fatal(errors.Join(errs...))
+	}
+	passed := 0
+	for _, m := range f.Mappings {
+		for _, tc := range m.Tests {
+			if res := m.RunTest(context.Background(), tc); res.Passed() {
+				passed++
+			} else {
+				t.Errorf("%s %s: %s", m.Name, tc.Name, res.Failure)
+			}
+		}
+	}
+	if passed != 3 {
+		t.Errorf("%d cases passed, want 3", passed)
+	}
+	broken := strings.Replace(file, `10:01;2.5\n`, `10:01\n`, 1)
+	_, errs = newReader(t).Read("plc.yaml", []byte(broken))
+	if want := `plc.yaml:20:9: mapping "plc/power": mappings.power.tests[0].body: CSV line 3: wrong number of fields (1, want 2)`; len(errs) != 1 || errs[0].Error() != want {
+		t.Errorf("broken body: %v\nwant %s", errs, want)
+	}
+}

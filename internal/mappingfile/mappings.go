@@ -288,6 +288,17 @@ func locate(src string, err error) (int, bool) {
 	return 0, false
 }
 
+// parseBody parses a test case's response body as its format (and
+// contentType) say, as a dataset would.
+func parseBody(body string, obj map[string]any) (any, error) {
+	p, err := plan.FormatParser(obj)
+	if err != nil {
+		return nil, err
+	}
+	ct, _ := obj["contentType"].(string)
+	return p.Parse([]byte(body), ct)
+}
+
 // tests reads the test cases of a mapping.
 func (d *document) tests(m *Mapping, path string, raw map[string]any) ([]*Test, []error) {
 	list, _ := raw["tests"].([]any)
@@ -307,6 +318,21 @@ func (d *document) tests(m *Mapping, path string, raw map[string]any) ([]*Test, 
 		}
 		t := &Test{Line: d.fields.At(tpath).Line, Input: obj["input"]}
 		t.Name, _ = obj["name"].(string)
+		if body, ok := obj["body"].(string); ok {
+			if _, both := obj["input"]; both {
+				problem(tpath+".body", "give input or body, not both")
+				continue
+			}
+			v, err := parseBody(body, obj)
+			if err != nil {
+				problem(tpath+".body", "%v", err)
+				continue
+			}
+			t.Input = v
+		} else if _, ok := obj["input"]; !ok {
+			problem(tpath, "give the input, or a response body")
+			continue
+		}
 		if j, dup := names[t.Name]; dup && t.Name != "" {
 			problem(tpath+".name", "duplicate test name %q (also tests[%d])", t.Name, j)
 		}

@@ -89,3 +89,29 @@ func oneRune(s, path string, probs *Problems) rune {
 	}
 	return r
 }
+
+// FormatParser is the parser that the format, xml, csv and keyValue members
+// of cfg describe (as in a dataset's or data point's configuration), or the
+// one of detection by Content-Type when cfg has none. Other members are
+// left alone.
+func FormatParser(cfg map[string]any) (*format.Parser, error) {
+	sub := map[string]any{}
+	for _, k := range []string{"format", "xml", "csv", "keyValue"} {
+		if v, ok := cfg[k]; ok {
+			sub[k] = v
+		}
+	}
+	var fc formatConfig
+	if err := remarshal(sub, &fc); err != nil {
+		return nil, err
+	}
+	var probs Problems
+	p := fc.parser("", &probs)
+	if len(probs) > 0 {
+		return nil, probs[0]
+	}
+	if p.Parser == nil {
+		return format.New(format.Auto, format.Options{})
+	}
+	return p.Parser, nil
+}
