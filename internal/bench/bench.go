@@ -58,6 +58,7 @@ type Options struct {
 	Duration time.Duration // measured time
 	Broker   string        // BrokerAuto (default), BrokerMosquitto or BrokerEmbedded
 	Bearer   bool          // every request carries a bearer token the fleet checks
+	Deadband float64       // report by exception with this deadband (see Layout)
 
 	// Connector is the command that runs the connector's `run` command,
 	// program first: [path-to-http-connector, "run"]. The harness adds
@@ -91,15 +92,19 @@ type Result struct {
 	Broker   string        `json:"broker"`
 	Window   time.Duration `json:"window_ns"`
 
-	Delivered      int64   `json:"delivered"`        // messages the subscriber received
-	Expected       int64   `json:"expected"`         // assets × window / interval
-	MessagesPerSec float64 `json:"messages_per_sec"` // delivered
-	SamplesPerSec  float64 `json:"samples_per_sec"`  // started by the connector
-	RequestsPerSec float64 `json:"requests_per_sec"` // HTTP requests made
-	BadMessages    int64   `json:"bad_messages"`     // delivered without the expected content
-	CPU            float64 `json:"cpu_seconds"`      // connector user+system CPU
-	CPUPer1000     float64 `json:"cpu_seconds_per_1000_messages"`
-	CPUCores       float64 `json:"cpu_cores"` // CPU / window
+	Delivered int64 `json:"delivered"` // messages the subscriber received
+	Expected  int64 `json:"expected"`  // assets × window / interval
+	// CPUPerSample is the connector's CPU time per sample due in the
+	// window: what compares runs that publish every sample and runs that
+	// suppress most.
+	CPUPerSample   time.Duration `json:"cpu_per_sample_ns"`
+	MessagesPerSec float64       `json:"messages_per_sec"` // delivered
+	SamplesPerSec  float64       `json:"samples_per_sec"`  // started by the connector
+	RequestsPerSec float64       `json:"requests_per_sec"` // HTTP requests made
+	BadMessages    int64         `json:"bad_messages"`     // delivered without the expected content
+	CPU            float64       `json:"cpu_seconds"`      // connector user+system CPU
+	CPUPer1000     float64       `json:"cpu_seconds_per_1000_messages"`
+	CPUCores       float64       `json:"cpu_cores"` // CPU / window
 	// The rest of the machine in the window: this process (fleet server,
 	// subscriber, embedded broker), the Mosquitto process, and every core's
 	// busy time (what is left over is other work on the machine: noise).
@@ -179,6 +184,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("duration: %v, want a positive duration", o.Duration)
 	case o.Warmup < 0:
 		return fmt.Errorf("warmup: %v, want a duration of 0 or more", o.Warmup)
+	case o.Deadband < 0:
+		return fmt.Errorf("deadband: %g, want 0 (none) or more", o.Deadband)
 	case o.MaxConns < 0:
 		return fmt.Errorf("max-conns: %d, want 0 (the connector's default) or more", o.MaxConns)
 	}
@@ -191,7 +198,7 @@ func (o Options) Validate() error {
 }
 
 func (o Options) layout() Layout {
-	return Layout{Assets: o.Assets, Points: o.Points, Coalesce: o.Coalesce, Interval: o.Interval, Devices: o.Devices, Bearer: o.Bearer, Address: "http://127.0.0.1"}
+	return Layout{Assets: o.Assets, Points: o.Points, Coalesce: o.Coalesce, Interval: o.Interval, Devices: o.Devices, Bearer: o.Bearer, Deadband: o.Deadband, Address: "http://127.0.0.1"}
 }
 
 // check applies the defaults and checks the options and the machine.
@@ -463,6 +470,9 @@ func summarize(res *Result, before, after measurePoint, lines []StatsLine, final
 	res.MachineCPU = (after.others[2] - before.others[2]).Seconds()
 	if res.Delivered > 0 {
 		res.CPUPer1000 = res.CPU / float64(res.Delivered) * 1000
+	}
+	if samples := float64(res.Assets) * secs / res.Interval.Seconds(); samples > 0 {
+		res.CPUPerSample = time.Duration(res.CPU / samples * float64(time.Second))
 	}
 	l0, l1 := at(lines, before.at), at(lines, after.at)
 	if l1.Time.After(l0.Time) {

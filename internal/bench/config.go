@@ -25,6 +25,10 @@ type Layout struct {
 	// gateway devices, each an endpoint on the fleet server's base URL that
 	// several assets share, with one connection pool.
 	Devices int
+	// Deadband, if positive, gives every dataset report by exception with
+	// this deadband: the thermostats' temperatures move less, so most
+	// samples are suppressed.
+	Deadband float64
 	// Bearer, if set, has every device endpoint send a bearer token: the
 	// endpoint's password secret, the secret BearerSecret of the
 	// connector's settings.
@@ -186,9 +190,9 @@ spec:
   datasets:
     - name: thermostat_status
       datasetConfiguration: |-
-        {"samplingInterval": %d}
+        {"samplingInterval": %d%s}
       dataPoints:
-`, name, deviceName, l.Interval.Milliseconds())
+`, name, deviceName, l.Interval.Milliseconds(), report(l.Deadband))
 	for _, p := range points[:l.Points] {
 		resource := p.resource
 		if l.Coalesce {
@@ -208,4 +212,12 @@ spec:
             retain: Never
   version: 1
 `, Topic(id))
+}
+
+// report is the dataset configuration's report by exception, if any.
+func report(deadband float64) string {
+	if deadband <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(`, "report": {"deadband": %g}`, deadband)
 }

@@ -33,8 +33,8 @@ func WriteTable(w io.Writer, results ...*Result) {
 func WriteSummary(w io.Writer, r *Result) {
 	fmt.Fprintf(w, "window %v: %d messages delivered of %d expected, %d bad; %.0f HTTP requests/s\n",
 		r.Window.Round(time.Millisecond), r.Delivered, r.Expected, r.BadMessages, r.RequestsPerSec)
-	fmt.Fprintf(w, "connector: %.2f CPU-s in the window; RSS %s at its end (peak %s), Go heap objects %s, %d goroutines on %s of stacks\n",
-		r.CPU, mib(r.RSS), mib(r.PeakRSS), mib(r.HeapBytes), r.Goroutines, mib(r.StackBytes))
+	fmt.Fprintf(w, "connector: %.2f CPU-s in the window (%.1f µs per sample); RSS %s at its end (peak %s), Go heap objects %s, %d goroutines on %s of stacks\n",
+		r.CPU, float64(r.CPUPerSample)/float64(time.Microsecond), mib(r.RSS), mib(r.PeakRSS), mib(r.HeapBytes), r.Goroutines, mib(r.StackBytes))
 	harness := "fleet server, subscriber"
 	if r.Broker == BrokerEmbedded {
 		harness += ", embedded broker"

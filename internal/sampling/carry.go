@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/http-connector/http-connector/internal/mqttclient"
@@ -69,12 +71,27 @@ func (c *carried) index() {
 }
 
 // outcome is what a sample would carry over if its messages are accepted.
+// A sampler has one, reused by each sample (samples of a dataset never
+// overlap).
 type outcome struct {
 	now     time.Time
 	cursor  *string
 	keys    []string       // new deduplication keys
-	values  map[string]any // the values compared by report by exception
+	values  map[string]any // the values compared by report by exception (the sampler's scratch)
 	publish bool           // report by exception lets the sample through
+}
+
+// outcome is the sampler's outcome, reset for a sample at now.
+func (s *Sampler) outcome(now time.Time, publish bool) *outcome {
+	s.out = outcome{now: now, publish: publish, values: s.out.values}
+	return &s.out
+}
+
+// decidesEarly reports whether report by exception can decide before the
+// messages are built: on the data points' values, without a dataset
+// mapping between them and the message.
+func (s *Sampler) decidesEarly() bool {
+	return s.reports() && len(s.ds.Points) > 0 && s.ds.Mapping == nil && s.ds.Cursor == nil
 }
 
 // commit keeps what a sample whose messages were accepted carries over.
@@ -103,7 +120,7 @@ func (s *Sampler) commit(o *outcome) {
 		}
 	}
 	if o.publish && o.values != nil {
-		c.Last, c.LastPublish = o.values, o.now
+		c.Last, c.LastPublish = maps.Clone(o.values), o.now
 	}
 	if s.opts.State != nil && s.ds.Stateful() {
 		b, err := json.Marshal(c)
@@ -293,7 +310,7 @@ func carries(ds *plan.Dataset) bool {
 // the outcome to commit once the messages are accepted.
 func (sm *sample) carried(now time.Time, input any, msgs []*mqttclient.Message) (*outcome, []*mqttclient.Message, error) {
 	s := sm.s
-	out := &outcome{now: now, publish: true}
+	out := s.outcome(now, true)
 	if c := s.ds.Cursor; c != nil {
 		in, err := sm.decodedInput(input)
 		if err != nil {
@@ -319,8 +336,11 @@ func (sm *sample) carried(now time.Time, input any, msgs []*mqttclient.Message) 
 		return nil, nil, err
 	}
 	out.keys = keys
-	if s.reports() {
-		out.values = sm.reportValues(msgs)
+	switch {
+	case s.decidesEarly():
+		out.values = sm.pointValues() // decided already: these let it through
+	case s.reports():
+		out.values = sm.messageValues(msgs)
 		out.publish = s.reported(out.values, now)
 	}
 	return out, msgs, nil
@@ -378,38 +398,63 @@ func parseTime(v any) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("want RFC 3339 text or Unix seconds, got %s", keyText(v))
 }
 
-// reportValues are the values report by exception compares: the data
-// points', or the message's of a dataset without data points.
-func (sm *sample) reportValues(msgs []*mqttclient.Message) map[string]any {
+// messageValues are the values report by exception compares for a
+// dataset without data points, or with a dataset mapping: its messages'.
+func (sm *sample) messageValues(msgs []*mqttclient.Message) map[string]any {
 	s := sm.s
-	out := map[string]any{}
-	if len(s.ds.Points) == 0 || s.ds.Mapping != nil {
-		var all []any
-		step := max(len(s.ds.Targets), 1)
-		for i := 0; i < len(msgs); i += step {
-			var v any
-			_ = json.Unmarshal(msgs[i].Payload, &v)
-			all = append(all, v)
-		}
-		if len(all) == 1 {
-			out[""] = all[0]
-		} else {
-			out[""] = all
-		}
-		return out
+	out := s.scratchValues()
+	var all []any
+	step := max(len(s.ds.Targets), 1)
+	for i := 0; i < len(msgs); i += step {
+		var v any
+		_ = json.Unmarshal(msgs[i].Payload, &v)
+		all = append(all, v)
 	}
+	if len(all) == 1 {
+		out[""] = all[0]
+	} else {
+		out[""] = all
+	}
+	return out
+}
+
+// pointValues are the data points' values, as report by exception compares
+// them (numbers as float64).
+func (sm *sample) pointValues() map[string]any {
+	s := sm.s
+	out := s.scratchValues()
 	for i, p := range s.ds.Points {
 		v := sm.sc.values[i]
 		switch {
 		case v.raw != nil:
-			var x any
-			_ = json.Unmarshal(v.raw, &x)
-			out[p.Name] = x
+			out[p.Name] = rawValue(v.raw)
 		default:
 			out[p.Name] = normalize(v.v)
 		}
 	}
 	return out
+}
+
+// scratchValues is the sampler's map of values, emptied.
+func (s *Sampler) scratchValues() map[string]any {
+	if s.out.values == nil {
+		s.out.values = map[string]any{}
+	}
+	clear(s.out.values)
+	return s.out.values
+}
+
+// rawValue decodes a value's JSON text: a number at once, anything else
+// through encoding/json.
+func rawValue(b []byte) any {
+	if len(b) > 0 && (b[0] == '-' || b[0] >= '0' && b[0] <= '9') {
+		if f, err := strconv.ParseFloat(string(b), 64); err == nil {
+			return f
+		}
+	}
+	var v any
+	_ = json.Unmarshal(b, &v)
+	return v
 }
 
 // normalize is v as JSON decodes it, so that it compares with a value

@@ -118,6 +118,7 @@ type Sampler struct {
 	carrying  bool      // samples carry something over (see carry.go)
 	stateOnce sync.Once // loads carry
 	carry     carried   // what samples carry over; samples of a dataset never overlap
+	out       outcome   // the last sample's, reused
 }
 
 // New prepares a sampler; the requests are built here, once.
@@ -581,6 +582,10 @@ func (s *Sampler) collect(ctx context.Context) ([]*mqttclient.Message, *outcome,
 	if err != nil {
 		return nil, nil, err
 	}
+	if carries && s.decidesEarly() && !s.reported(sm.pointValues(), now) {
+		// Suppressed before any message is built.
+		return nil, s.outcome(now, false), nil
+	}
 	payloads, err := sm.payloads(input, raw)
 	if err != nil {
 		return nil, nil, err
@@ -614,7 +619,7 @@ func (s *Sampler) begin(ctx context.Context, now time.Time) *sample {
 	sc := s.work.get()
 	sm := &sc.sample // in the pooled memory: a sample allocates no state of its own
 	*sm = sample{s: s, ctx: ctx, mctx: ctx, sc: sc}
-	if !now.IsZero() {
+	if s.mapped && !now.IsZero() {
 		sm.stamp = now.Format("2006-01-02T15:04:05.000Z07:00")
 	}
 	sm.rctx, sm.cancelR = context.WithTimeout(ctx, s.ds.Timeout)
