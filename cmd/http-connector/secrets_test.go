@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -22,25 +23,26 @@ import (
 
 // TestSecretsNeverShow runs validate, try and run on a configuration with a
 // user name and password (one from a file, one from the environment), a
-// client certificate and key, a mismatched key and a broker password, at
-// trace level, with devices that accept and refuse them, and scans
-// everything written for the secrets.
+// client certificate and key, a mismatched key and a broker password, and
+// a device for each authentication scheme of additionalConfiguration
+// (secrets_schemes_test.go), at trace level, with devices that accept and
+// refuse them, and scans everything written for the secrets.
 func TestSecretsNeverShow(t *testing.T) {
 	f := newSecretsFixture(t)
 	if code, stdout, stderr := f.cli(context.Background(), "validate"); code != exitOK {
 		t.Fatalf("validate: exit %d\n%s%s", code, stdout, stderr)
 	}
-	for _, asset := range []string{"basic", "refusing", "mtls", "mismatch"} {
+	for _, asset := range f.assets {
 		for _, format := range []string{"console", "json"} {
-			f.cli(context.Background(), "try", "--asset", asset, "--log-format", format)
+			_, stdout, _ := f.cli(context.Background(), "try", "--asset", asset, "--log-format", format)
+			// The working devices must really have been reached with the
+			// secrets, and try shows the login and token requests.
+			for _, want := range f.trySays[asset] {
+				if !strings.Contains(stdout, want) {
+					t.Errorf("try --asset %s --log-format %s does not say %q:\n%s", asset, format, want, stdout)
+				}
+			}
 		}
-	}
-	// The working devices must really have been reached with the secrets.
-	if _, stdout, _ := f.cli(context.Background(), "try", "--asset", "basic"); !strings.Contains(stdout, "21.5") {
-		t.Errorf("try did not reach the password-protected device:\n%s", stdout)
-	}
-	if _, stdout, _ := f.cli(context.Background(), "try", "--asset", "mtls"); !strings.Contains(stdout, "1013") {
-		t.Errorf("try did not reach the mTLS device:\n%s", stdout)
 	}
 	for _, format := range []string{"console", "json"} {
 		ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
@@ -49,13 +51,33 @@ func TestSecretsNeverShow(t *testing.T) {
 		if code != exitOK {
 			t.Errorf("run --log-format %s: exit %d\n%s", format, code, stderr)
 		}
-		for _, want := range []string{"HTTP 401 Unauthorized", "private key does not match public key"} {
+		for _, want := range f.runSays {
 			if !strings.Contains(stderr, want) {
 				t.Errorf("run --log-format %s: the logs do not say %q: the test does not exercise the failures", format, want)
 			}
 		}
+		for _, device := range f.refused {
+			if !refusedIn(stderr, device) {
+				t.Errorf("run --log-format %s: the logs do not say that device %s refuses the endpoint's credentials", format, device)
+			}
+		}
+	}
+	for _, check := range f.checks {
+		check(t)
 	}
 	f.noLeaks(t)
+}
+
+// refusedIn reports whether a line of the logs says that device refuses
+// its endpoint's credentials, in the console or the JSON format.
+func refusedIn(logs, device string) bool {
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.Contains(line, "the device refuses the endpoint's credentials") &&
+			(strings.Contains(line, "device="+device+" ") || strings.Contains(line, `"device":"`+device+`"`)) {
+			return true
+		}
+	}
+	return false
 }
 
 const (
@@ -69,14 +91,19 @@ const (
 type secretsFixture struct {
 	dir     string
 	environ []string
-	leaks   map[string]string // what must never show, by name
+	assets  []string            // the assets to try
+	trySays map[string][]string // what try of an asset must write
+	runSays []string            // what the logs of run must say
+	refused []string            // the devices run must say refuse the credentials
+	checks  []func(*testing.T)  // run after the commands: the devices saw what they should
 	mu      sync.Mutex
+	leaks   map[string]string // what must never show, by name; devices add what they are sent
 	out     bytes.Buffer
 }
 
 // newSecretsFixture starts a device that wants the password, one that
-// refuses it, and one that wants the client certificate over TLS, and
-// writes their configuration and secrets.
+// refuses it, one that wants the client certificate over TLS, and the
+// devices of addSchemes, and writes their configuration and secrets.
 func newSecretsFixture(t *testing.T) *secretsFixture {
 	t.Helper()
 	client := testcert.Leaf(t, "connector", nil)
@@ -109,7 +136,26 @@ func newSecretsFixture(t *testing.T) *secretsFixture {
 
 	dir := t.TempDir()
 	secrets := filepath.Join(dir, "secrets")
-	writeFiles(t, dir, map[string]string{
+	f := &secretsFixture{
+		dir: dir,
+		environ: []string{
+			"DEVICE_PASSWORD=" + secretPassword,
+			"HTTP_CONNECTOR_EMBEDDED_BROKER=127.0.0.1:0",
+			"HTTP_CONNECTOR_SETTINGS=" + filepath.Join(dir, "settings.yaml"),
+		},
+		assets:  []string{"basic", "refusing", "mtls", "mismatch"},
+		trySays: map[string][]string{"basic": {"21.5"}, "mtls": {"1013"}},
+		runSays: []string{"HTTP 401 Unauthorized", "private key does not match public key"},
+		refused: []string{"refusing"},
+		leaks: map[string]string{
+			"the password":          secretPassword,
+			"the Basic credentials": base64.StdEncoding.EncodeToString([]byte(secretUser + ":" + secretPassword)),
+			"the broker password":   secretBrokerPassword,
+			"the client key":        pemBody(keyPEM),
+			"the mismatched key":    pemBody(otherKeyPEM),
+		},
+	}
+	files := map[string]string{
 		"secrets/creds/user":       secretUser,
 		"secrets/certs/client.crt": certPEM,
 		"secrets/certs/client.key": keyPEM,
@@ -129,22 +175,9 @@ secrets:
   env:
     creds/pass: DEVICE_PASSWORD
 `, filepath.Join(dir, "broker-password"), secrets),
-	})
-	f := &secretsFixture{
-		dir: dir,
-		environ: []string{
-			"DEVICE_PASSWORD=" + secretPassword,
-			"HTTP_CONNECTOR_EMBEDDED_BROKER=127.0.0.1:0",
-			"HTTP_CONNECTOR_SETTINGS=" + filepath.Join(dir, "settings.yaml"),
-		},
-		leaks: map[string]string{
-			"the password":          secretPassword,
-			"the Basic credentials": base64.StdEncoding.EncodeToString([]byte(secretUser + ":" + secretPassword)),
-			"the broker password":   secretBrokerPassword,
-			"the client key":        pemBody(keyPEM),
-			"the mismatched key":    pemBody(otherKeyPEM),
-		},
 	}
+	f.addSchemes(t, files)
+	writeFiles(t, dir, files)
 	for _, line := range strings.Split(keyPEM, "\n") {
 		if len(line) >= 16 && !strings.HasPrefix(line, "-----") {
 			f.leaks["a line of the client key"] = line
@@ -165,20 +198,29 @@ func (f *secretsFixture) cli(ctx context.Context, args ...string) (int, string, 
 	return code, o.String(), e.String()
 }
 
+// leak adds a secret that must never show, such as one a device was sent
+// or handed out.
+func (f *secretsFixture) leak(what, secret string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.leaks[what] = secret
+}
+
 // noLeaks checks that no secret appears in anything the commands wrote.
 func (f *secretsFixture) noLeaks(t *testing.T) {
 	t.Helper()
 	f.mu.Lock()
 	all := f.out.String()
+	leaks := maps.Clone(f.leaks)
 	f.mu.Unlock()
-	for what, secret := range f.leaks {
+	for what, secret := range leaks {
 		if strings.Contains(all, secret) {
 			i := strings.Index(all, secret)
 			t.Errorf("%s appears in the output: …%s…", what, all[max(0, i-200):min(len(all), i+len(secret)+50)])
 		}
 	}
 	if testing.Verbose() {
-		t.Logf("scanned %d bytes of output:\n%s", len(all), all)
+		t.Logf("scanned %d bytes of output for %d secrets:\n%s", len(all), len(leaks), all)
 	}
 }
 
