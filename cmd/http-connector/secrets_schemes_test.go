@@ -11,7 +11,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -421,17 +420,12 @@ func sha256Hex(s string) string {
 }
 
 // A device that refuses a request may quote it in its answer, and some
-// echo the token or key they were sent. The login and OAuth2 schemes take
-// their secrets out of such answers (oauth2-wrong and form-login-wrong in
-// TestSecretsNeverShow); the secrets that static schemes put into headers
-// and the query are not taken out: the start of the answer goes into the
-// error as it is (fetch.StatusError's Snippet), which try prints and run
-// logs. The test is skipped until the engine redacts them; run it with
-// KNOWN_LEAKS=1.
+// echo the token or key they were sent. The start of the answer goes into
+// the error (fetch.StatusError's Snippet), which try prints and run logs:
+// the secrets that static schemes put into headers and the query, and a
+// data point's, are taken out of it, as the login and OAuth2 schemes take
+// theirs (oauth2-wrong and form-login-wrong in TestSecretsNeverShow).
 func TestEchoedStaticSecretsNeverShow(t *testing.T) {
-	if os.Getenv("KNOWN_LEAKS") == "" {
-		t.Skip("known leak in the engine: a refusal that echoes a static secret is printed as it is; KNOWN_LEAKS=1 runs the test")
-	}
 	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusUnauthorized)
 		fmt.Fprintf(w, "refused: %q %q %q %q", r.Header.Get("Authorization"), r.Header.Get("X-API-Key"), r.Header.Get("X-Device-Key"), r.URL.RawQuery)

@@ -231,7 +231,14 @@ func (rt *Runtime) newEndpoint(p *plan.Endpoint) (*endpoint, error) {
 	}
 	opts := rt.opts.Fetch
 	opts.Shared = &rt.shared
-	client, err := endpointclient.Build(p, cr, endpointclient.Options{Fetch: opts})
+	log := rt.log.With().Str("device", p.Device).Str("endpoint", p.Name).Logger()
+	client, err := endpointclient.Build(p, cr, endpointclient.Options{Fetch: opts, Observer: func(e httpauth.Event) {
+		ev := log.Debug()
+		if e.Err != nil {
+			ev = ev.Err(e.Err)
+		}
+		ev.Str("step", e.Step).Str("request", e.Method+" "+e.URL).Int("status", e.Status).Dur("elapsed", e.Elapsed).Msg("authentication request")
+	}})
 	if err != nil {
 		return nil, err
 	}

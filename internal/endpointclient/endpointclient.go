@@ -97,19 +97,27 @@ func Build(ep *plan.Endpoint, cr credentials.Resolved, o Options) (*fetch.Client
 		}
 	}
 	opts.Wrap = wrap
+	opts.Redact = append(b.secrets, cr.Password)
+	for _, v := range cr.Secrets {
+		opts.Redact = append(opts.Redact, v)
+	}
 	return fetch.New(opts), nil
 }
 
 // builder fills in placeholders, keeping the first error.
 type builder struct {
-	lookup func(placeholder.Ref) (string, error)
-	err    error
+	lookup  func(placeholder.Ref) (string, error)
+	err     error
+	secrets []string // the values placeholders gave: redacted from answers
 }
 
 func (b *builder) expand(t placeholder.Text, field string) string {
 	v, err := t.Expand(b.lookup)
 	if err != nil && b.err == nil {
 		b.err = fmt.Errorf("%s: %w", field, err)
+	}
+	if !t.Static() {
+		b.secrets = append(b.secrets, v)
 	}
 	return v
 }

@@ -83,6 +83,10 @@ type Options struct {
 	// headers and query parameters (plan.Request.Secret), when it is
 	// prepared. The error must not hold a value.
 	Secrets func(placeholder.Ref) (string, error)
+	// Redact lists the secret values the client sends (a password, a
+	// token, a key): a device that repeats one in an error answer does not
+	// get it into an error, a log or try's output.
+	Redact []string
 	// Wrap, if set, wraps the client's transport with the authentication
 	// that needs work per request (Digest, OAuth2, a login, cookies): every
 	// request then goes through it, never the direct path.
@@ -131,6 +135,7 @@ type Client struct {
 	extra     http.Header // Options.Header
 	query     url.Values  // Options.Query
 	secrets   func(placeholder.Ref) (string, error)
+	redact    redactor
 	wire      *wirePool // connections of the direct path (see wire.go); nil with Wrap
 	hostsMu   sync.Mutex
 	hosts     []*wireHost // of wire, used by the client's requests
@@ -173,6 +178,10 @@ func New(opts Options) *Client {
 		c.auth = "Basic " + base64.StdEncoding.EncodeToString([]byte(cr.Username+":"+cr.Password))
 	}
 	c.extra, c.query, c.secrets = opts.Header, opts.Query, opts.Secrets
+	c.redact.add(opts.Redact...)
+	if cr := opts.Credentials; cr.Password != "" {
+		c.redact.add(cr.Password, base64.StdEncoding.EncodeToString([]byte(cr.Username+":"+cr.Password)))
+	}
 	c.header = c.withDefaults(http.Header{})
 	if opts.Shared != nil {
 		c.header = opts.Shared.intern(c.header)
@@ -341,6 +350,9 @@ type Request struct {
 	// takes the direct path (see wire.go).
 	wire []byte
 	host *wireHost
+	// redact are the secret values the request sends, when it sends some
+	// of its own besides the client's.
+	redact redactor
 }
 
 // Direct reports whether r takes the direct path (see wire.go): Send can
@@ -378,6 +390,15 @@ func (c *Client) Again(r *Request, u *url.URL) (*Request, error) {
 	return n, nil
 }
 
+// Redact adds secret values r sends, put in by whoever rendered it, to
+// those taken out of what a device answers.
+func (c *Client) Redact(r *Request, vals ...string) {
+	if r.redact == nil {
+		r.redact = append(redactor(nil), c.redact...)
+	}
+	r.redact.add(vals...)
+}
+
 // Secret gives the value of a secret placeholder from the client's
 // Options.Secrets, for requests rendered for each sample.
 func (c *Client) Secret(ref placeholder.Ref) (string, error) {
@@ -413,6 +434,7 @@ func (c *Client) PrepareWith(p *plan.Request, secrets func(placeholder.Ref) (str
 		}
 	}
 	var q url.Values
+	var secretValues []string
 	for _, sp := range p.Secret {
 		if lookup == nil {
 			return nil, fmt.Errorf("%s: %s: no secrets to fill it in", p.Method+" "+redact(u), sp.Name)
@@ -421,6 +443,7 @@ func (c *Client) PrepareWith(p *plan.Request, secrets func(placeholder.Ref) (str
 		if err != nil {
 			return nil, fmt.Errorf("%s: %s: %w", p.Method+" "+redact(u), sp.Name, err)
 		}
+		secretValues = append(secretValues, v)
 		if sp.Query {
 			if q == nil {
 				q = u.Query()
@@ -449,6 +472,10 @@ func (c *Client) PrepareWith(p *plan.Request, secrets func(placeholder.Ref) (str
 		u = &cp
 	}
 	r := &Request{method: p.Method, url: u, header: h, body: p.Body, what: p.Method + " " + redact(u)}
+	if len(secretValues) > 0 {
+		r.redact = append(redactor(nil), c.redact...)
+		r.redact.add(secretValues...)
+	}
 	if !c.prepareWire(r, u) {
 		r.tmpl = newTemplate(p.Method, u, h)
 	}
@@ -674,7 +701,11 @@ func (c *Client) response(ctx context.Context, r *Request, resp *http.Response, 
 		return nil, fmt.Errorf("%s: reading body: %w", r.what, unwrapURLError(ctx, err))
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		se := &StatusError{Code: resp.StatusCode, Snippet: snippet(out.Body), RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now())}
+		red := c.redact
+		if r.redact != nil {
+			red = r.redact
+		}
+		se := &StatusError{Code: resp.StatusCode, Snippet: snippet([]byte(red.apply(string(out.Body[:min(len(out.Body), 4<<10)])))), RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now())}
 		out.Release()
 		return nil, fmt.Errorf("%s: %w", r.what, se)
 	}
@@ -760,6 +791,30 @@ func unwrapURLError(ctx context.Context, err error) error {
 		return fmt.Errorf("no complete response in time: %w", context.DeadlineExceeded)
 	}
 	return err
+}
+
+// redactor holds secret values to take out of what a device answers.
+type redactor []string
+
+// minSecret is the length from which a value is searched for: shorter ones
+// would mangle the messages and protect nothing.
+const minSecret = 4
+
+func (r *redactor) add(vals ...string) {
+	for _, v := range vals {
+		if len(v) >= minSecret && !slices.Contains(*r, v) {
+			*r = append(*r, v)
+		}
+	}
+	slices.SortStableFunc(*r, func(a, b string) int { return len(b) - len(a) })
+}
+
+// apply replaces each secret of r in s by <redacted>, longest first.
+func (r redactor) apply(s string) string {
+	for _, v := range r {
+		s = strings.ReplaceAll(s, v, "<redacted>")
+	}
+	return s
 }
 
 func snippet(b []byte) string {

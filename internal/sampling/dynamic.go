@@ -63,12 +63,23 @@ func (sm *sample) prepare(i int) (*fetch.Request, error) {
 	if t == nil {
 		return s.reqs[i], nil
 	}
-	p, err := t.Render(sm.vars)
+	vars := sm.vars
+	var secrets []string
+	vars.Secrets = func(r placeholder.Ref) (string, error) {
+		v, err := sm.vars.Secrets(r)
+		secrets = append(secrets, v)
+		return v, err
+	}
+	p, err := t.Render(vars)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t, err)
 	}
 	p.Parse = s.ds.Requests[i].Parse
-	return s.client.PrepareWith(p, s.opts.Secrets)
+	r, err := s.client.PrepareWith(p, s.opts.Secrets)
+	if err == nil && len(secrets) > 0 {
+		s.client.Redact(r, secrets...)
+	}
+	return r, err
 }
 
 // fetchDynamic makes the sample's requests one after the other, rendered
