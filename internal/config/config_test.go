@@ -215,10 +215,11 @@ func TestUpstreamSamples(t *testing.T) {
 	}
 
 	// The PollingRestThermostatConnector sample: asset1 loads (a dataset
-	// with a dataSource and no data points), asset2's state store does not.
+	// with a dataSource and no data points); asset2's state store
+	// destination is refused standalone, where there is no state store.
 	_, err = l.LoadDir(os.DirFS(ref+"/dotnet/samples/Connectors/PollingRestThermostatConnector/KubernetesResources"), ".", "KubernetesResources")
 	want := `KubernetesResources/connector-template.yaml:2: kind: "ConnectorTemplate" is not supported: expected Device or Asset
-KubernetesResources/rest-server-asset2-definition.yaml:15: asset "my-rest-thermostat-asset2" dataset "weather-sensor-dataset": spec.datasets[0].destinations[0]: target BrokerStateStore is not supported: use Mqtt`
+KubernetesResources/rest-server-asset2-definition.yaml:15: asset "my-rest-thermostat-asset2" dataset "weather-sensor-dataset": spec.datasets[0].destinations[0]: target BrokerStateStore writes to the AIO broker state store, which only Akri mode has: standalone, use an Mqtt destination`
 	if err == nil || err.Error() != want {
 		t.Fatalf("sample resources: got\n%v\nwant\n%s", err, want)
 	}

@@ -111,7 +111,7 @@ func (rt *Runtime) start(a *plan.Asset) error {
 	}
 	hooks := rt.setup.Hooks
 	for _, d := range a.Datasets {
-		opts := sampling.Options{Logger: rt.log, Counters: &rt.counters, Go: rt.sched.Go, Workspaces: &rt.work, Secrets: lookup, State: rt.setup.State}
+		opts := sampling.Options{Logger: rt.log, Counters: &rt.counters, Go: rt.sched.Go, Workspaces: &rt.work, Secrets: lookup, State: rt.setup.State, StateStore: rt.setup.StateStore}
 		if hooks.Decorate != nil {
 			opts.Decorate = hooks.Decorate(a, d)
 		}

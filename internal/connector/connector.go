@@ -71,6 +71,9 @@ type Setup struct {
 	// State, if set, keeps what datasets' samples carry over across
 	// restarts (a state folder, the broker state store).
 	State sampling.State
+	// StateStore, if set, takes the messages of BrokerStateStore
+	// destinations (Akri mode).
+	StateStore interface{ Set(key string, value []byte) }
 	// Close, if set, is called at the very end (the embedded broker stops).
 	Close func()
 	// LoadTime is how long loading the configuration took, for the stats

@@ -184,6 +184,10 @@ type Destination struct {
 	QoS    byte
 	Retain bool
 	Expiry uint32 // seconds; 0: no expiry
+	// StoreKey, if set, makes the destination the broker state store
+	// (target BrokerStateStore): each message is SET under this key, and
+	// the MQTT fields are unused.
+	StoreKey string
 }
 
 // Variables of a dataset jq program, in the order Run takes them.
@@ -200,6 +204,18 @@ type Planner struct {
 	dataPoint *schemas.Validator
 	endpointV *schemas.Validator
 	library   Library // named mappings; see WithLibrary
+	// stateStore says that BrokerStateStore destinations can be served
+	// (Akri mode); see WithStateStore.
+	stateStore bool
+}
+
+// WithStateStore is the planner of a connector that can write to the
+// broker state store (Akri mode): BrokerStateStore destinations are
+// allowed.
+func (pl *Planner) WithStateStore() *Planner {
+	cp := *pl
+	cp.stateStore = true
+	return &cp
 }
 
 // NewPlanner compiles the configuration schemas.
@@ -408,7 +424,7 @@ func (pl *Planner) dataset(asset string, a *adr.Asset, ds *adr.Dataset, defaults
 	pl.datasetMapping(d, cfg, named, path, &probs)
 	pl.points(d, ds, ep, cfg, a.Attributes, path, &probs)
 	pl.samples(d, cfg, path, &probs)
-	d.Targets = destinations(a, ds, path, &probs)
+	d.Targets = pl.destinations(a, ds, path, &probs)
 	if len(probs) > 0 {
 		return nil, probs
 	}
@@ -606,7 +622,7 @@ func (pl *Planner) point(ds *adr.Dataset, dp *adr.DataPoint, ep *Endpoint, parse
 }
 
 // destinations are the dataset's, or else the asset's defaults.
-func destinations(a *adr.Asset, ds *adr.Dataset, path string, probs *Problems) []Destination {
+func (pl *Planner) destinations(a *adr.Asset, ds *adr.Dataset, path string, probs *Problems) []Destination {
 	dests, dpath := ds.Destinations, path+".destinations"
 	if len(dests) == 0 {
 		dests, dpath = a.DefaultDatasetsDestinations, "spec.defaultDatasetsDestinations"
@@ -616,7 +632,7 @@ func destinations(a *adr.Asset, ds *adr.Dataset, path string, probs *Problems) [
 	}
 	var out []Destination
 	for i, dst := range dests {
-		t, err := destination(dst)
+		t, err := pl.destination(dst)
 		if err != nil {
 			probs.add(fmt.Sprintf("%s[%d]", dpath, i), "%v", err)
 			continue
@@ -736,12 +752,23 @@ func requestKey(r *Request) string {
 	return b.String()
 }
 
-func destination(d adr.Destination) (Destination, error) {
+func (pl *Planner) destination(d adr.Destination) (Destination, error) {
 	var out Destination
-	if d.Target != adr.TargetMqtt {
-		return out, fmt.Errorf("target %s is not supported: use Mqtt", d.Target)
-	}
 	c := d.Configuration
+	switch d.Target {
+	case adr.TargetMqtt:
+	case adr.TargetBrokerStateStore:
+		switch {
+		case !pl.stateStore:
+			return out, fmt.Errorf("target BrokerStateStore writes to the AIO broker state store, which only Akri mode has: standalone, use an Mqtt destination")
+		case c.Key == "":
+			return out, fmt.Errorf("configuration.key: required for target BrokerStateStore")
+		}
+		out.StoreKey = c.Key
+		return out, nil
+	default:
+		return out, fmt.Errorf("target %s is not supported: use Mqtt or BrokerStateStore", d.Target)
+	}
 	if err := checkTopic(c.Topic); err != nil {
 		return out, fmt.Errorf("configuration.topic: %v", err)
 	}

@@ -85,6 +85,9 @@ type Options struct {
 	// Secrets, if set, gives the values of the ${secret:NAME} placeholders
 	// of the dataset's requests before the client's own (the endpoint's).
 	Secrets func(placeholder.Ref) (string, error)
+	// StateStore, if set, takes the messages of BrokerStateStore
+	// destinations: each is SET under its key (latest wins).
+	StateStore interface{ Set(key string, value []byte) }
 	// State, if set, keeps what the samples carry over (a window, a
 	// cursor, deduplication keys, the last published values) across
 	// restarts.
@@ -346,7 +349,16 @@ func (s *Sampler) publish(ctx context.Context, msgs []*mqttclient.Message) error
 		return nil
 	}
 	var errs []error
-	for _, m := range msgs {
+	for i, m := range msgs {
+		if key := s.ds.Targets[i%len(s.ds.Targets)].StoreKey; key != "" {
+			if s.opts.StateStore == nil {
+				errs = append(errs, fmt.Errorf("state store key %q: no state store", key))
+				continue
+			}
+			s.opts.StateStore.Set(key, m.Payload)
+			s.c.Messages.Add(1)
+			continue
+		}
 		if err := s.pub.Publish(ctx, m); err != nil {
 			s.c.PublishErrors.Add(1)
 			errs = append(errs, fmt.Errorf("publish to %q: %w", m.Topic, err))

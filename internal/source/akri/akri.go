@@ -49,7 +49,8 @@ type Source struct {
 	opts  Options
 	log   zerolog.Logger
 	w     *worker
-	state *storeState
+	state *storeState        // datasets' carried-over state
+	store *statestore.Writer // BrokerStateStore destinations
 }
 
 // New returns the source; nothing is read or dialled before Prepare.
@@ -59,6 +60,20 @@ func New(o Options) *Source {
 	}
 	if o.HealthPeriod <= 0 {
 		o.HealthPeriod = adrclient.DefaultHealthPeriod
+	}
+	// Akri mode has the broker state store: BrokerStateStore destinations
+	// are served.
+	if o.Planner != nil {
+		o.Planner = o.Planner.WithStateStore()
+	}
+	if reload := o.ReloadPlanner; reload != nil {
+		o.ReloadPlanner = func() (*plan.Planner, error) {
+			p, err := reload()
+			if p != nil {
+				p = p.WithStateStore()
+			}
+			return p, err
+		}
 	}
 	s := &Source{opts: o, log: o.Logger}
 	s.w = newWorker(o, o.Logger)
@@ -81,10 +96,12 @@ func (s *Source) Prepare(context.Context) (connector.Setup, error) {
 		}
 	}
 	s.state = newStoreState(s.opts.Env.ConnectorID, s.log)
+	s.store = statestore.NewWriter("", s.log)
 	return connector.Setup{
-		MQTT:    mqttOpts,
-		Secrets: s.opts.Env.Secrets(),
-		State:   s.state,
+		MQTT:       mqttOpts,
+		Secrets:    s.opts.Env.Secrets(),
+		State:      s.state,
+		StateStore: s.store,
 		Hooks: connector.Hooks{
 			Decorate: s.w.decorator,
 			DatasetState: func(asset, dataset string, err error) {
@@ -117,8 +134,11 @@ func (s *Source) Run(ctx context.Context, rt *connector.Runtime) error {
 	tel := aiorpc.NewTelemetrySender(client, env.ConnectorID, clock)
 	adrOpts := adrclient.Options{Timeout: s.opts.RPCTimeout, Retry: s.opts.RetryPolicy, Logger: log}
 	adrc := adrclient.New(client, inv, tel, adrOpts)
-	s.state.bind(statestore.New(inv, statestore.Options{Timeout: s.opts.RPCTimeout}))
-	rt.Go(s.state.run)
+	stateClient := statestore.New(inv, statestore.Options{Timeout: s.opts.RPCTimeout})
+	s.state.Bind(stateClient)
+	s.store.Bind(stateClient)
+	rt.Go(s.state.Run)
+	rt.Go(s.store.Run)
 	w := s.w
 	w.start(ctx, rt, clock, adrc, adrclient.NewSchemaRegistry(inv, adrOpts), adrclient.NewStatusReporter(adrc))
 	if err := adrc.OnDeviceUpdate(ctx, func(device, endpoint string, d adrDevice) {
@@ -156,6 +176,7 @@ func (s *Source) Run(ctx context.Context, rt *connector.Runtime) error {
 
 // Goodbye turns the ADR notifications off, as the SDKs do when they stop.
 func (s *Source) Goodbye(ctx context.Context) {
-	s.state.flush(ctx)
+	s.store.Flush(ctx)
+	s.state.Flush(ctx)
 	s.w.goodbye(ctx)
 }

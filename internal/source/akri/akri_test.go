@@ -94,6 +94,7 @@ type harness struct {
 	in     *mqtttest.Inbox
 	names  string // the resource-names folder
 	ctx    context.Context
+	opts   akri.Options
 	stop   func() error
 }
 
@@ -184,10 +185,18 @@ func startHarnessWith(t *testing.T, assets map[string]adr.Asset, assigned string
 	if configure != nil {
 		configure(&opts)
 	}
-	runCtx, stop := context.WithCancel(ctx)
+	h.opts = opts
+	h.start(t)
+	return h
+}
+
+// start runs the connector, with stop to stop it; a stopped connector may
+// be started again (a restart of the pod).
+func (h *harness) start(t *testing.T) {
+	runCtx, stop := context.WithCancel(h.ctx)
 	done := make(chan error, 1)
 	go func() {
-		done <- connector.Run(runCtx, akri.New(opts), connector.Options{Logger: opts.Logger, SecretsPeriod: opts.RescanPeriod})
+		done <- connector.Run(runCtx, akri.New(h.opts), connector.Options{Logger: h.opts.Logger, SecretsPeriod: h.opts.RescanPeriod})
 	}()
 	var once sync.Once
 	var runErr error
@@ -199,7 +208,6 @@ func startHarnessWith(t *testing.T, assets map[string]adr.Asset, assigned string
 		return runErr
 	}
 	t.Cleanup(func() { _ = h.stop() })
-	return h
 }
 
 // The connector in Akri mode against the ADR test double: it follows the
