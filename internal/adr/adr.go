@@ -151,9 +151,69 @@ type Asset struct {
 	DefaultStreamsDestinations           json.RawMessage   `json:"defaultStreamsDestinations,omitempty"`
 	DefaultManagementGroupsConfiguration string            `json:"defaultManagementGroupsConfiguration,omitempty"`
 	Datasets                             []Dataset         `json:"datasets,omitempty"`
-	EventGroups                          json.RawMessage   `json:"eventGroups,omitempty"`
-	Streams                              json.RawMessage   `json:"streams,omitempty"`
-	ManagementGroups                     json.RawMessage   `json:"managementGroups,omitempty"`
+	EventGroups                          []EventGroup      `json:"eventGroups,omitempty"`
+	Streams                              []Stream          `json:"streams,omitempty"`
+	ManagementGroups                     []ManagementGroup `json:"managementGroups,omitempty"`
+}
+
+// EventGroup is a group of events an asset emits.
+type EventGroup struct {
+	Name                    string          `json:"name"`
+	DataSource              string          `json:"dataSource,omitempty"`
+	TypeRef                 string          `json:"typeRef,omitempty"`
+	EventGroupConfiguration string          `json:"eventGroupConfiguration,omitempty"`
+	DefaultDestinations     json.RawMessage `json:"defaultDestinations,omitempty"`
+	Events                  []Event         `json:"events,omitempty"`
+}
+
+// Event is one event of an event group.
+type Event struct {
+	Name               string          `json:"name"`
+	DataSource         string          `json:"dataSource,omitempty"`
+	TypeRef            string          `json:"typeRef,omitempty"`
+	EventConfiguration string          `json:"eventConfiguration,omitempty"`
+	Destinations       json.RawMessage `json:"destinations,omitempty"`
+}
+
+// Stream is a stream of an asset.
+type Stream struct {
+	Name                string          `json:"name"`
+	TypeRef             string          `json:"typeRef,omitempty"`
+	StreamConfiguration string          `json:"streamConfiguration,omitempty"`
+	Destinations        json.RawMessage `json:"destinations,omitempty"`
+}
+
+// ManagementGroup is a group of management actions: what a caller can have
+// the device do.
+type ManagementGroup struct {
+	Name                         string             `json:"name"`
+	DataSource                   string             `json:"dataSource,omitempty"`
+	TypeRef                      string             `json:"typeRef,omitempty"`
+	ManagementGroupConfiguration string             `json:"managementGroupConfiguration,omitempty"`
+	DefaultTopic                 string             `json:"defaultTopic,omitempty"`
+	DefaultTimeoutInSeconds      *int64             `json:"defaultTimeoutInSeconds,omitempty"`
+	Actions                      []ManagementAction `json:"actions,omitempty"`
+}
+
+// ActionType is the kind of a management action.
+type ActionType string
+
+// Action types.
+const (
+	ActionCall  ActionType = "Call"
+	ActionRead  ActionType = "Read"
+	ActionWrite ActionType = "Write"
+)
+
+// ManagementAction is one management action.
+type ManagementAction struct {
+	Name                string     `json:"name"`
+	ActionType          ActionType `json:"actionType"`
+	TargetURI           string     `json:"targetUri"`
+	Topic               string     `json:"topic,omitempty"`
+	TimeoutInSeconds    *int64     `json:"timeoutInSeconds,omitempty"`
+	TypeRef             string     `json:"typeRef,omitempty"`
+	ActionConfiguration string     `json:"actionConfiguration,omitempty"`
 }
 
 // IsEnabled reports whether the asset may be sampled; absent means enabled.

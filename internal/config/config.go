@@ -224,6 +224,7 @@ func (l *Loader) Build(res []*resourcefile.Resource) (*Config, []error) {
 		if len(j.probs) > 0 || cfg.Endpoints[j.key] == nil {
 			continue
 		}
+		cfg.noteUnsupported(j.ar.Name, j.ar.Asset)
 		switch {
 		case !j.dr.Device.IsEnabled():
 			cfg.Disabled = append(cfg.Disabled, fmt.Sprintf("asset %q: device %q is disabled", j.ar.Name, j.ar.Asset.DeviceRef.DeviceName))
@@ -233,6 +234,17 @@ func (l *Loader) Build(res []*resourcefile.Resource) (*Config, []error) {
 		cfg.Assets = append(cfg.Assets, j.asset)
 	}
 	return cfg, errs
+}
+
+// noteUnsupported notes the event groups and streams of an asset, which
+// the connector does not serve.
+func (c *Config) noteUnsupported(name string, a *adr.Asset) {
+	for _, g := range a.EventGroups {
+		c.Notes = append(c.Notes, fmt.Sprintf("asset %q event group %q: event groups are not supported by this connector", name, g.Name))
+	}
+	for _, st := range a.Streams {
+		c.Notes = append(c.Notes, fmt.Sprintf("asset %q stream %q: streams are not supported by this connector", name, st.Name))
+	}
 }
 
 // note notes what the configuration of ep holds that is not ours.

@@ -138,6 +138,7 @@ func (w *worker) planAsset(ctx context.Context, as *assetState) {
 			}
 		}
 		s.Datasets = kept
+		unsupported(s, as.def)
 	})
 	if err != nil {
 		log.Warn().Err(err).Msg("reporting asset status failed")
@@ -225,4 +226,38 @@ func usesNamedMappings(p *plan.Asset) bool {
 		}
 	}
 	return false
+}
+
+// Errors of what an asset defines that the connector does not serve: said
+// in the status, never ignored in silence.
+const (
+	errEventGroups = "event groups are not supported by this connector: it samples datasets (and serves management actions)"
+	errStreams     = "streams are not supported by this connector: it samples datasets (and serves management actions)"
+)
+
+// unsupported reports the asset's event groups and streams as not
+// supported, each event and stream with its error.
+func unsupported(s *adr.AssetStatus, a *adr.Asset) {
+	s.EventGroups, s.Streams = nil, nil
+	for _, g := range a.EventGroups {
+		gs := adr.EventGroupStatus{Name: g.Name}
+		for _, e := range g.Events {
+			gs.Events = append(gs.Events, adr.DatasetStatus{Name: e.Name, Error: &adr.ConfigError{Message: errEventGroups}})
+		}
+		if len(g.Events) == 0 {
+			s.Config.Error = joinError(s.Config.Error, fmt.Sprintf("event group %q: %s", g.Name, errEventGroups))
+		}
+		s.EventGroups = append(s.EventGroups, gs)
+	}
+	for _, st := range a.Streams {
+		s.Streams = append(s.Streams, adr.DatasetStatus{Name: st.Name, Error: &adr.ConfigError{Message: errStreams}})
+	}
+}
+
+func joinError(e *adr.ConfigError, msg string) *adr.ConfigError {
+	if e == nil {
+		return &adr.ConfigError{Message: msg}
+	}
+	e.Message = joinLine(e.Message, msg)
+	return e
 }
