@@ -73,7 +73,9 @@ type Setup struct {
 	State sampling.State
 	// StateStore, if set, takes the messages of BrokerStateStore
 	// destinations (Akri mode).
-	StateStore interface{ Set(key string, value []byte) }
+	StateStore interface {
+		Set(key string, value []byte)
+	}
 	// Close, if set, is called at the very end (the embedded broker stops).
 	Close func()
 	// LoadTime is how long loading the configuration took, for the stats

@@ -87,7 +87,9 @@ type Options struct {
 	Secrets func(placeholder.Ref) (string, error)
 	// StateStore, if set, takes the messages of BrokerStateStore
 	// destinations: each is SET under its key (latest wins).
-	StateStore interface{ Set(key string, value []byte) }
+	StateStore interface {
+		Set(key string, value []byte)
+	}
 	// State, if set, keeps what the samples carry over (a window, a
 	// cursor, deduplication keys, the last published values) across
 	// restarts.
