@@ -21,11 +21,35 @@ import (
 type Secrets struct {
 	CredentialsDir string
 	TrustDir       string
+	// ConnectorTrustDir is CONNECTOR_TRUST_SETTINGS_MOUNT_PATH: the folder
+	// of the CA certificates every device endpoint trusts, besides its own
+	// trust list (set with the operations experience or az iot ops
+	// connector template update).
+	ConnectorTrustDir string
 }
 
 // Secrets are the environment's device endpoint secrets.
 func (env *Environment) Secrets() Secrets {
-	return Secrets{CredentialsDir: env.DeviceCredentialsDir, TrustDir: env.DeviceTrustBundleDir}
+	return Secrets{CredentialsDir: env.DeviceCredentialsDir, TrustDir: env.DeviceTrustBundleDir, ConnectorTrustDir: env.TrustSettingsDir}
+}
+
+// ConnectorTrust reads the connector-level trust list: every certificate
+// file of the folder (Kubernetes' ..data entries skipped); nil without the
+// folder or when it holds none.
+func (s Secrets) ConnectorTrust() ([]byte, error) {
+	if s.ConnectorTrustDir == "" {
+		return nil, nil
+	}
+	entries, err := os.ReadDir(s.ConnectorTrustDir)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", EnvTrustSettingsMountPath, err)
+	}
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), "..") {
+			return certbundle.ReadDir(s.ConnectorTrustDir)
+		}
+	}
+	return nil, nil
 }
 
 // Secret reads the credential file name names.

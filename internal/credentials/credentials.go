@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"fmt"
 	"hash"
@@ -120,18 +121,60 @@ func Resolve(ep *plan.Endpoint, s Secrets) (Resolved, error) {
 			secrets[n] = string(b)
 		}
 	}
-	trust, err := s.TrustList(ep)
+	roots, err := r.trust(ep, s)
 	if err != nil {
 		return Resolved{}, err
 	}
-	if trust != nil {
-		if c.RootCAs, err = certbundle.Pool(trust); err != nil {
-			return Resolved{}, fmt.Errorf("trust list %q: %w", ep.Trust, err)
-		}
-		fmt.Fprintf(r.h, "trust %d\x00", len(trust))
-		r.h.Write(trust)
-	}
+	c.RootCAs = roots
 	return Resolved{Credentials: c, Secrets: secrets, Fingerprint: hex.EncodeToString(r.h.Sum(nil))}, nil
+}
+
+// ConnectorTrust is what Secrets may add: the CA certificates every device
+// endpoint trusts (Akri mode's connector-level trust list), on top of the
+// endpoint's own trust list or the system roots.
+type ConnectorTrust interface {
+	ConnectorTrust() ([]byte, error)
+}
+
+// trust is the pool an endpoint's server certificate is checked against:
+// its trust list, or the system roots, plus the connector's trust list;
+// nil means the system roots alone.
+func (r *reader) trust(ep *plan.Endpoint, s Secrets) (*x509.CertPool, error) {
+	device, err := s.TrustList(ep)
+	if err != nil {
+		return nil, err
+	}
+	var conn []byte
+	if ct, ok := s.(ConnectorTrust); ok {
+		if conn, err = ct.ConnectorTrust(); err != nil {
+			return nil, fmt.Errorf("connector trust list: %w", err)
+		}
+	}
+	if device == nil && conn == nil {
+		return nil, nil
+	}
+	var pool *x509.CertPool
+	if device != nil {
+		if pool, err = certbundle.Pool(device); err != nil {
+			return nil, fmt.Errorf("trust list %q: %w", ep.Trust, err)
+		}
+		fmt.Fprintf(r.h, "trust %d\x00", len(device))
+		r.h.Write(device)
+	} else if pool, err = x509.SystemCertPool(); err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if conn != nil {
+		certs, err := certbundle.Parse(conn)
+		if err != nil {
+			return nil, fmt.Errorf("connector trust list: %w", err)
+		}
+		for _, c := range certs {
+			pool.AddCert(c)
+		}
+		fmt.Fprintf(r.h, "connector trust %d\x00", len(conn))
+		r.h.Write(conn)
+	}
+	return pool, nil
 }
 
 // reader reads secrets and hashes what it read.

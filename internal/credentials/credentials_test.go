@@ -258,3 +258,40 @@ func TestCredentialsNeverPrintSecrets(t *testing.T) {
 		}
 	}
 }
+
+// connectorTrusting are secrets with a connector-level trust list.
+type connectorTrusting struct {
+	akrimount.Secrets
+	ca []byte
+}
+
+func (c connectorTrusting) ConnectorTrust() ([]byte, error) { return c.ca, nil }
+
+// The connector's trust list is trusted for every endpoint, on top of its
+// own trust list or, without one, of the system roots.
+func TestConnectorTrustList(t *testing.T) {
+	ca := testcert.CA(t, "plant CA")
+	leaf := testcert.Leaf(t, "device", &ca)
+	other := testcert.CA(t, "device's own CA")
+	trustDir := t.TempDir()
+	writeFile(t, filepath.Join(trustDir, "own", "ca.crt"), other.CertPEM())
+	s := connectorTrusting{Secrets: akrimount.Secrets{TrustDir: trustDir}, ca: ca.CertPEM()}
+	for _, trust := range []string{"", "own"} {
+		ep := endpoint(plan.Auth{Method: adr.AuthAnonymous})
+		ep.Trust = trust
+		c, err := credentials.Resolve(ep, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.RootCAs == nil {
+			t.Fatalf("trust list %q: no pool", trust)
+		}
+		if _, err := leaf.Cert.Verify(x509.VerifyOptions{Roots: c.RootCAs}); err != nil {
+			t.Errorf("trust list %q: a certificate of the connector's CA is not trusted: %v", trust, err)
+		}
+	}
+	without, err := credentials.Resolve(endpoint(plan.Auth{Method: adr.AuthAnonymous}), akrimount.Secrets{TrustDir: trustDir})
+	if err != nil || without.RootCAs != nil {
+		t.Errorf("without a connector trust list: roots %v, %v; want the system roots (nil)", without.RootCAs, err)
+	}
+}

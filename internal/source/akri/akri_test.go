@@ -2,6 +2,7 @@ package akri_test
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -102,6 +103,7 @@ type harness struct {
 type setup struct {
 	configure func(*akri.Options)
 	handler   http.Handler        // the device's; default the thermostat
+	deviceTLS *tls.Certificate    // if set, the device serves https with it
 	auth      *adr.Authentication // the device endpoint's
 	vars      map[string]string   // more operator variables
 }
@@ -124,7 +126,13 @@ func startHarnessWith(t *testing.T, assets map[string]adr.Asset, assigned string
 	if handler == nil {
 		handler = thermostat.New(3).Handler()
 	}
-	h.device = httptest.NewServer(handler)
+	h.device = httptest.NewUnstartedServer(handler)
+	if su.deviceTLS != nil {
+		h.device.TLS = &tls.Config{Certificates: []tls.Certificate{*su.deviceTLS}}
+		h.device.StartTLS()
+	} else {
+		h.device.Start()
+	}
 	t.Cleanup(h.device.Close)
 
 	ctx, cancel := context.WithCancel(context.Background())
