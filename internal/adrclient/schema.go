@@ -41,9 +41,18 @@ type SchemaRegistry struct {
 	retry   aiorpc.RetryPolicy
 }
 
-// NewSchemaRegistry returns a schema registry client using inv.
+// SchemaRegistryTimeout is how long one put may wait for the registry by
+// default: it throttles at scale, and the Rust SDK waits 90 s.
+const SchemaRegistryTimeout = 90 * time.Second
+
+// NewSchemaRegistry returns a schema registry client using inv; a put waits
+// SchemaRegistryTimeout unless opts.Timeout says less.
 func NewSchemaRegistry(inv *aiorpc.Invoker, opts Options) *SchemaRegistry {
-	return &SchemaRegistry{inv: inv, timeout: opts.timeout(), retry: opts.retry()}
+	timeout := SchemaRegistryTimeout
+	if opts.Timeout > 0 {
+		timeout = opts.Timeout
+	}
+	return &SchemaRegistry{inv: inv, timeout: timeout, retry: opts.retry()}
 }
 
 // Put registers a JSON Schema (draft-07) message schema with the given

@@ -2,9 +2,13 @@ package akri
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
+	"time"
 
 	"github.com/http-connector/http-connector/internal/adr"
+	"github.com/http-connector/http-connector/internal/adrclient"
+	"github.com/http-connector/http-connector/internal/aiorpc"
 	"github.com/http-connector/http-connector/internal/messageschema"
 	"github.com/http-connector/http-connector/internal/mqttclient"
 	"github.com/http-connector/http-connector/internal/plan"
@@ -16,8 +20,15 @@ type datasetDecor struct {
 	ce         *cloudEvents
 	registered atomic.Bool
 	trying     atomic.Bool
-	declared   string // schema text declared in the configuration, if any
+	declared   string                 // schema text declared in the configuration, if any
+	derived    atomic.Pointer[string] // the schema derived from the messages, once registered
+	checks     atomic.Int64           // messages checked against it (see widenChecks)
 }
+
+// widenChecks is how many messages after a derived schema's registration
+// are checked for a wider shape (an integer member with a fraction): the
+// first message may have been 72 where the next is 72.5.
+const widenChecks = 100
 
 // prepareDecor makes the message decorations of a plan's datasets.
 func (w *worker) prepareDecor(as *assetState, p *plan.Asset) {
@@ -49,24 +60,40 @@ func (w *worker) decorator(a *plan.Asset, d *plan.Dataset) func(*mqttclient.Mess
 	asset, dataset := a.Name, d.Name
 	return func(m *mqttclient.Message) {
 		dd.ce.decorate(m)
-		if !dd.registered.Load() && dd.trying.CompareAndSwap(false, true) {
-			w.post(event{kind: evSchema, asset: asset, dataset: dataset, payload: append([]byte(nil), m.Payload...)})
+		switch {
+		case !dd.registered.Load():
+			if dd.trying.CompareAndSwap(false, true) {
+				w.post(event{kind: evSchema, asset: asset, dataset: dataset, payload: append([]byte(nil), m.Payload...)})
+			}
+		case dd.declared == "" && dd.checks.Add(1) <= widenChecks:
+			s := dd.derived.Load()
+			if s == nil {
+				return
+			}
+			if wide, changed, err := messageschema.Widen(*s, m.Payload); err == nil && changed && dd.trying.CompareAndSwap(false, true) {
+				w.post(event{kind: evSchema, asset: asset, dataset: dataset, schemaText: wide})
+			}
 		}
 	}
 }
 
 // registerSchema registers the schema of a dataset's messages, derived from
-// its first message, and reports the reference in the asset status.
-func (w *worker) registerSchema(ctx context.Context, asset, dataset string, payload []byte) {
+// its first message, on a goroutine of its own: the schema registry may
+// take long to answer (its put is throttled at scale), and neither the
+// worker nor sampling waits for it. The reference is reported in the asset
+// status when it comes (evSchemaRegistered).
+func (w *worker) registerSchema(ctx context.Context, asset, dataset string, payload []byte, widened string) {
 	w.mu.Lock()
 	dd := w.decor[asset+"/"+dataset]
 	w.mu.Unlock()
-	as := w.assets[asset]
-	if dd == nil || as == nil {
+	if dd == nil || w.assets[asset] == nil {
 		return
 	}
 	log := w.log.With().Str("asset", asset).Str("dataset", dataset).Logger()
 	schema := dd.declared
+	if widened != "" {
+		schema = widened
+	}
 	if schema == "" {
 		var err error
 		if schema, err = messageschema.Derive(payload); err != nil {
@@ -74,17 +101,68 @@ func (w *worker) registerSchema(ctx context.Context, asset, dataset string, payl
 			return // stays "trying": no retry for non-JSON output
 		}
 	}
-	ref, err := w.registry.Put(ctx, schema, "1.0")
-	if err != nil {
-		log.Warn().Err(err).Msg("registering the message schema failed; trying again with a later message")
-		dd.trying.Store(false)
-		return
+	w.rt.Go(func(ctx context.Context) {
+		ref, err := w.putSchema(ctx, schema)
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Warn().Err(err).Msg("registering the message schema failed; trying again with a later message")
+			}
+			dd.trying.Store(false)
+			return
+		}
+		w.post(event{kind: evSchemaRegistered, asset: asset, dataset: dataset, schemaRef: ref, schemaText: schema, decor: dd})
+	})
+}
+
+// schemaAttempts bounds the attempts of one registration: each waits up to
+// the registry's timeout (90 s), transient and internal errors are tried
+// again after a growing pause.
+const schemaAttempts = 5
+
+// putSchema puts a schema, trying again on transient RPC errors and on the
+// registry's internal errors (5xx), as the Rust SDK does.
+func (w *worker) putSchema(ctx context.Context, schema string) (adr.MessageSchemaReference, error) {
+	var err error
+	for attempt := 1; attempt <= schemaAttempts; attempt++ {
+		var ref adr.MessageSchemaReference
+		ref, err = w.registry.Put(ctx, schema, "1.0")
+		var re *adrclient.SchemaRegistryError
+		retryable := aiorpc.IsTransient(err) || (errors.As(err, &re) && re.Code >= 500)
+		if err == nil || !retryable || attempt == schemaAttempts {
+			return ref, err
+		}
+		select {
+		case <-ctx.Done():
+			return ref, ctx.Err()
+		case <-time.After(time.Duration(attempt) * time.Second):
+		}
 	}
+	return adr.MessageSchemaReference{}, err
+}
+
+// schemaRegistered takes a registered schema: messages name it, the asset
+// status reports it.
+func (w *worker) schemaRegistered(ctx context.Context, e event) {
+	as := w.assets[e.asset]
+	dd := e.decor
+	w.mu.Lock()
+	current := w.decor[e.asset+"/"+e.dataset] == dd
+	w.mu.Unlock()
+	if as == nil || !current {
+		return // the dataset changed meanwhile: its new decoration registers anew
+	}
+	ref := e.schemaRef
 	dd.ce.setSchema(ref)
+	if dd.declared == "" {
+		text := e.schemaText
+		dd.derived.Store(&text)
+	}
 	dd.registered.Store(true)
-	_, err = w.status.UpdateAsset(ctx, as.ep.ref.Device, as.ep.ref.Endpoint, asset, func(s *adr.AssetStatus) {
-		entry := adr.DatasetStatus{Name: dataset}
-		if old := s.Dataset(dataset); old != nil {
+	dd.trying.Store(false)
+	log := w.log.With().Str("asset", e.asset).Str("dataset", e.dataset).Logger()
+	_, err := w.status.UpdateAsset(ctx, as.ep.ref.Device, as.ep.ref.Endpoint, e.asset, func(s *adr.AssetStatus) {
+		entry := adr.DatasetStatus{Name: e.dataset}
+		if old := s.Dataset(e.dataset); old != nil {
 			entry = *old
 		}
 		r := ref

@@ -32,6 +32,7 @@ const (
 	evMappings
 	evCredentials
 	evAuth
+	evSchemaRegistered
 )
 
 type event struct {
@@ -44,6 +45,9 @@ type event struct {
 	dataset     string
 	err         error
 	payload     []byte
+	schemaRef   adr.MessageSchemaReference
+	schemaText  string
+	decor       *datasetDecor
 }
 
 // worker owns the ADR side: it is the only goroutine that touches the
@@ -174,7 +178,9 @@ func (w *worker) handle(ctx context.Context, e event) {
 	case evDatasetState:
 		w.datasetState(ctx, e.asset, e.dataset, e.err)
 	case evSchema:
-		w.registerSchema(ctx, e.asset, e.dataset, e.payload)
+		w.registerSchema(ctx, e.asset, e.dataset, e.payload, e.schemaText)
+	case evSchemaRegistered:
+		w.schemaRegistered(ctx, e)
 	case evMappings:
 		w.reloadMappings(ctx)
 	case evCredentials:
