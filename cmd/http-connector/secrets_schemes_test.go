@@ -51,6 +51,30 @@ const (
 // to the leaks.
 func (f *secretsFixture) addSchemes(t *testing.T, files map[string]string) {
 	t.Helper()
+	addSchemeSecrets(files)
+	f.addSchemeLeaks()
+	urls := schemeURLs{bearer: bearerDevice(t), keys: apiKeyDevice(t), digest: f.shelly(t), oauth2: f.oauth2Server(t)}
+	plc, plcCA := f.plc(t)
+	urls.plc = plc
+	urls.form = formLogin(t)
+	files["secrets/plc/cert"] = string(plcCA)
+	files["config/schemes.yaml"] = schemesConfig(urls)
+	f.expectSchemes(urls)
+}
+
+// schemeURLs are the URLs of the devices of addSchemes.
+type schemeURLs struct {
+	bearer string // bearerDevice
+	keys   string // apiKeyDevice
+	digest string // shelly
+	oauth2 string // oauth2Server
+	plc    string // plc
+	form   string // formLogin
+}
+
+// addSchemeSecrets writes the secrets of the schemes into the secrets
+// folder of files.
+func addSchemeSecrets(files map[string]string) {
 	for name, value := range map[string]string{
 		"tokens/bearer":  secretBearerToken,
 		"tokens/wrong":   secretWrongToken,
@@ -71,6 +95,11 @@ func (f *secretsFixture) addSchemes(t *testing.T, files map[string]string) {
 	} {
 		files["secrets/"+name] = value
 	}
+}
+
+// addSchemeLeaks adds the secrets of the schemes, and what is made of
+// them, to the leaks.
+func (f *secretsFixture) addSchemeLeaks() {
 	for what, secret := range map[string]string{
 		"the bearer token":                   secretBearerToken,
 		"the wrong bearer token":             secretWrongToken,
@@ -93,8 +122,13 @@ func (f *secretsFixture) addSchemes(t *testing.T, files map[string]string) {
 	} {
 		f.leaks[what] = secret
 	}
+}
 
-	bearer := serve(t, map[string]http.HandlerFunc{"GET /reading": func(w http.ResponseWriter, r *http.Request) {
+// bearerDevice starts a device that serves a reading for the bearer token
+// only.
+func bearerDevice(t *testing.T) string {
+	t.Helper()
+	return serve(t, map[string]http.HandlerFunc{"GET /reading": func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer "+secretBearerToken {
 			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 			http.Error(w, "invalid token", http.StatusUnauthorized)
@@ -102,7 +136,13 @@ func (f *secretsFixture) addSchemes(t *testing.T, files map[string]string) {
 		}
 		io.WriteString(w, `{"level": 42.5}`)
 	}})
-	keys := serve(t, map[string]http.HandlerFunc{
+}
+
+// apiKeyDevice starts a device that serves a reading for each key: the
+// header API key, the query API key and the data point key.
+func apiKeyDevice(t *testing.T) string {
+	t.Helper()
+	return serve(t, map[string]http.HandlerFunc{
 		"GET /header": func(w http.ResponseWriter, r *http.Request) {
 			if r.Header.Get("X-API-Key") != secretHeaderKey {
 				http.Error(w, "no key", http.StatusForbidden)
@@ -125,52 +165,56 @@ func (f *secretsFixture) addSchemes(t *testing.T, files map[string]string) {
 			io.WriteString(w, `{"humidity": 61.25}`)
 		},
 	})
-	digest := f.shelly(t)
-	oauth := f.oauth2Server(t)
-	plc, plcCA := f.plc(t)
-	form := formLogin(t)
-	files["secrets/plc/cert"] = string(plcCA)
+}
 
-	files["config/schemes.yaml"] = strings.Join([]string{
-		schemeDevice("bearer", bearer, "", "", "", `{"auth": {"type": "bearer", "token": "${secret:tokens/bearer}"}}`),
+// schemesConfig is the configuration of the devices and assets of
+// addSchemes, one pair per scheme.
+func schemesConfig(urls schemeURLs) string {
+	return strings.Join([]string{
+		schemeDevice("bearer", urls.bearer, "", "", "", `{"auth": {"type": "bearer", "token": "${secret:tokens/bearer}"}}`),
 		schemeAsset("bearer", "level", "/reading", ""),
-		schemeDevice("bearer-wrong", bearer, "", "", "", `{"auth": {"type": "bearer", "token": "${secret:tokens/wrong}"}}`),
+		schemeDevice("bearer-wrong", urls.bearer, "", "", "", `{"auth": {"type": "bearer", "token": "${secret:tokens/wrong}"}}`),
 		schemeAsset("bearer-wrong", "level", "/reading", ""),
-		schemeDevice("apikey-header", keys, "", "", "", `{"auth": {"type": "apiKey", "name": "X-API-Key", "value": "${secret:keys/header}"}}`),
+		schemeDevice("apikey-header", urls.keys, "", "", "", `{"auth": {"type": "apiKey", "name": "X-API-Key", "value": "${secret:keys/header}"}}`),
 		schemeAsset("apikey-header", "voltage", "/header", ""),
-		schemeDevice("apikey-query", keys, "", "", "", `{"auth": {"type": "apiKey", "in": "query", "name": "api_key", "value": "${secret:keys/query}"}}`),
+		schemeDevice("apikey-query", urls.keys, "", "", "", `{"auth": {"type": "apiKey", "in": "query", "name": "api_key", "value": "${secret:keys/query}"}}`),
 		schemeAsset("apikey-query", "current", "/query", ""),
-		schemeDevice("datapoint-header", keys, "", "", "", ""),
+		schemeDevice("datapoint-header", urls.keys, "", "", "", ""),
 		schemeAsset("datapoint-header", "humidity", "/datapoint", `{"headers": {"X-Device-Key": "${secret:keys/datapoint}"}}`),
-		schemeDevice("digest", digest, "shelly/user", "shelly/pass", "", `{"auth": {"type": "digest"}}`),
+		schemeDevice("digest", urls.digest, "shelly/user", "shelly/pass", "", `{"auth": {"type": "digest"}}`),
 		schemeAsset("digest", "switch", "/rpc/Switch.GetStatus?id=0", ""),
-		schemeDevice("oauth2", oauth, "oauth/id", "oauth/secret", "", `{"auth": {"type": "oauth2", "tokenUrl": "/oauth/token", "scopes": ["read"]}}`),
+		schemeDevice("oauth2", urls.oauth2, "oauth/id", "oauth/secret", "", `{"auth": {"type": "oauth2", "tokenUrl": "/oauth/token", "scopes": ["read"]}}`),
 		schemeAsset("oauth2", "flow", "/reading", ""),
-		schemeDevice("oauth2-wrong", oauth, "oauth/id", "oauth/wrong", "", `{"auth": {"type": "oauth2", "tokenUrl": "/oauth/token", "scopes": ["read"]}}`),
+		schemeDevice("oauth2-wrong", urls.oauth2, "oauth/id", "oauth/wrong", "", `{"auth": {"type": "oauth2", "tokenUrl": "/oauth/token", "scopes": ["read"]}}`),
 		schemeAsset("oauth2-wrong", "flow", "/reading", ""),
-		schemeDevice("plc", plc, "plc/user", "plc/pass", "plc/cert", plcLogin),
+		schemeDevice("plc", urls.plc, "plc/user", "plc/pass", "plc/cert", plcLogin),
 		schemeAsset("plc", "temperature", "/api/jsonrpc", plcRead),
-		schemeDevice("plc-wrong", plc, "plc/user", "plc/wrong", "plc/cert", plcLogin),
+		schemeDevice("plc-wrong", urls.plc, "plc/user", "plc/wrong", "plc/cert", plcLogin),
 		schemeAsset("plc-wrong", "temperature", "/api/jsonrpc", plcRead),
-		schemeDevice("form-login", form, "form/user", "form/pass", "", formLoginConfig),
+		schemeDevice("form-login", urls.form, "form/user", "form/pass", "", formLoginConfig),
 		schemeAsset("form-login", "power", "/reading", ""),
-		schemeDevice("form-login-wrong", form, "form/user", "form/wrong", "", formLoginConfig),
+		schemeDevice("form-login-wrong", urls.form, "form/user", "form/wrong", "", formLoginConfig),
 		schemeAsset("form-login-wrong", "power", "/reading", ""),
 	}, "---\n")
+}
 
+// expectSchemes adds the assets of addSchemes to those to try, with what
+// try and run must say of them, the devices that refuse the credentials,
+// and a check that the devices captured what the test scans for.
+func (f *secretsFixture) expectSchemes(urls schemeURLs) {
 	f.assets = append(f.assets, "bearer", "bearer-wrong", "apikey-header", "apikey-query", "datapoint-header",
 		"digest", "oauth2", "oauth2-wrong", "plc", "plc-wrong", "form-login", "form-login-wrong")
 	f.trySays["bearer"] = []string{"42.5"}
 	f.trySays["apikey-header"] = []string{"229.75"}
-	f.trySays["apikey-query"] = []string{"4.125", "request GET " + keys + "/query\n"}
+	f.trySays["apikey-query"] = []string{"4.125", "request GET " + urls.keys + "/query\n"}
 	f.trySays["datapoint-header"] = []string{"61.25"}
 	f.trySays["digest"] = []string{`"apower":`}
-	f.trySays["oauth2"] = []string{"oauth2 token POST " + oauth + "/oauth/token\n    200 OK", "(token and secrets not shown)", "3.75"}
-	f.trySays["oauth2-wrong"] = []string{"oauth2 token POST " + oauth + "/oauth/token\n    failed: ", "invalid_client"}
-	f.trySays["plc"] = []string{"login POST " + plc + "/api/jsonrpc\n    200 OK", "(token and secrets not shown)", `{"jsonrpc":"2.0","id":1,"result":`}
-	f.trySays["plc-wrong"] = []string{"login POST " + plc + "/api/jsonrpc\n    failed: ", `JSON-RPC error 100 "Login failed"`}
-	f.trySays["form-login"] = []string{"login POST " + form + "/login\n    200 OK", "(token and secrets not shown)", "512.5"}
-	f.trySays["form-login-wrong"] = []string{"login POST " + form + "/login\n    failed: ", "HTTP 403 Forbidden: wrong user or password: <redacted> / <redacted>"}
+	f.trySays["oauth2"] = []string{"oauth2 token POST " + urls.oauth2 + "/oauth/token\n    200 OK", "(token and secrets not shown)", "3.75"}
+	f.trySays["oauth2-wrong"] = []string{"oauth2 token POST " + urls.oauth2 + "/oauth/token\n    failed: ", "invalid_client"}
+	f.trySays["plc"] = []string{"login POST " + urls.plc + "/api/jsonrpc\n    200 OK", "(token and secrets not shown)", `{"jsonrpc":"2.0","id":1,"result":`}
+	f.trySays["plc-wrong"] = []string{"login POST " + urls.plc + "/api/jsonrpc\n    failed: ", `JSON-RPC error 100 "Login failed"`}
+	f.trySays["form-login"] = []string{"login POST " + urls.form + "/login\n    200 OK", "(token and secrets not shown)", "512.5"}
+	f.trySays["form-login-wrong"] = []string{"login POST " + urls.form + "/login\n    failed: ", "HTTP 403 Forbidden: wrong user or password: <redacted> / <redacted>"}
 	f.runSays = append(f.runSays, "invalid_client", "JSON-RPC error 100", "Login failed") // quoted differently in JSON
 	f.refused = append(f.refused, "bearer-wrong", "oauth2-wrong", "plc-wrong", "form-login-wrong")
 	f.checks = append(f.checks, func(t *testing.T) {

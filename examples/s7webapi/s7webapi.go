@@ -323,109 +323,160 @@ func (p *PLC) session(token string) *session {
 // call runs a method. The caller holds mu.
 func (p *PLC) call(method string, raw json.RawMessage, token string) (any, *rpcError) {
 	s := p.session(token)
-	denied := &rpcError{CodePermissionDenied, "Permission denied"}
 	switch method {
 	case "Api.Ping":
 		return p.pingID, nil
 	case "Api.Browse":
-		var out []map[string]string
-		for _, m := range []string{"Api.Browse", "Api.GetPermissions", "Api.Login", "Api.Logout", "Api.Ping", "PlcProgram.Browse", "PlcProgram.Read", "PlcProgram.Write"} {
-			out = append(out, map[string]string{"name": m})
-		}
-		return out, nil
+		return apiBrowse(), nil
 	case "Api.GetPermissions":
-		out := []map[string]string{}
-		if s != nil && s.rights {
-			out = append(out, map[string]string{"name": "read_value"}, map[string]string{"name": "write_value"})
-		}
-		return out, nil
+		return apiGetPermissions(s), nil
 	case "Api.Login":
-		var params struct {
-			User     *string `json:"user"`
-			Password *string `json:"password"`
-		}
-		if err := strictParams(raw, &params); err != nil || params.User == nil || params.Password == nil {
-			return nil, invalidParams()
-		}
-		if s != nil {
-			return nil, &rpcError{CodeAlreadyAuthenticated, "Already authenticated"}
-		}
-		rights := *params.User == p.user && *params.Password == p.password && p.user != ""
-		if !rights && !(*params.User == "Everybody" && *params.Password == "") {
-			p.stats.FailedLogins++
-			return nil, &rpcError{CodeLoginFailed, "Login failed"}
-		}
-		if p.maxSessions > 0 && len(p.sessions) >= p.maxSessions {
-			return nil, &rpcError{CodeNoResources, "No resources"}
-		}
-		t := p.randomString(20)
-		for p.sessions[t] != nil {
-			t = p.randomString(20)
-		}
-		p.sessions[t] = &session{user: *params.User, rights: rights, expires: p.now().Add(p.lifetime)}
-		p.stats.Logins++
-		return map[string]string{"token": t}, nil
+		return p.apiLogin(raw, s)
 	case "Api.Logout":
 		delete(p.sessions, token)
 		return true, nil
 	case "PlcProgram.Read":
-		var params struct {
-			Var  *string `json:"var"`
-			Mode *string `json:"mode"`
-		}
-		if err := strictParams(raw, &params); err != nil || params.Var == nil || params.Mode != nil && *params.Mode != "simple" && *params.Mode != "raw" {
-			return nil, invalidParams()
-		}
-		if s == nil || !s.rights {
-			return nil, denied
-		}
-		v, rerr := p.lookup(*params.Var)
-		if rerr != nil {
-			return nil, rerr
-		}
-		if v.step != nil {
-			v.step(p, v)
-		}
-		return v.value, nil
+		return p.plcProgramRead(raw, s)
 	case "PlcProgram.Write":
-		var params struct {
-			Var   *string         `json:"var"`
-			Value json.RawMessage `json:"value"`
-			Mode  *string         `json:"mode"`
-		}
-		if err := strictParams(raw, &params); err != nil || params.Var == nil || params.Value == nil || params.Mode != nil && *params.Mode != "simple" && *params.Mode != "raw" {
-			return nil, invalidParams()
-		}
-		if s == nil || !s.rights {
-			return nil, denied
-		}
-		v, rerr := p.lookup(*params.Var)
-		if rerr != nil {
-			return nil, rerr
-		}
-		val, ok := typed(v.datatype, params.Value)
-		if !ok {
-			return nil, invalidParams()
-		}
-		v.value = val
-		return true, nil
+		return p.plcProgramWrite(raw, s)
 	case "PlcProgram.Browse":
-		var params struct {
-			Var  *string `json:"var"`
-			Mode string  `json:"mode"`
-		}
-		if err := strictParams(raw, &params); err != nil || params.Mode != "var" && params.Mode != "children" {
-			return nil, invalidParams()
-		}
-		if s == nil || !s.rights {
-			return nil, denied
-		}
-		return p.browse(params.Var, params.Mode)
+		return p.plcProgramBrowse(raw, s)
 	}
 	return nil, &rpcError{CodeMethodNotFound, "Method not found"}
 }
 
+// apiBrowse answers Api.Browse: the methods of the Web API.
+func apiBrowse() []map[string]string {
+	var out []map[string]string
+	for _, m := range []string{"Api.Browse", "Api.GetPermissions", "Api.Login", "Api.Logout", "Api.Ping", "PlcProgram.Browse", "PlcProgram.Read", "PlcProgram.Write"} {
+		out = append(out, map[string]string{"name": m})
+	}
+	return out
+}
+
+// apiGetPermissions answers Api.GetPermissions for the session s (nil:
+// none).
+func apiGetPermissions(s *session) []map[string]string {
+	out := []map[string]string{}
+	if s.hasRights() {
+		out = append(out, map[string]string{"name": "read_value"}, map[string]string{"name": "write_value"})
+	}
+	return out
+}
+
+// apiLogin answers Api.Login: a new session and its token, for the user
+// with the rights or for Everybody, unless s (nil: none) is already open.
+// The caller holds mu.
+func (p *PLC) apiLogin(raw json.RawMessage, s *session) (any, *rpcError) {
+	var params struct {
+		User     *string `json:"user"`
+		Password *string `json:"password"`
+	}
+	if err := strictParams(raw, &params); err != nil || params.User == nil || params.Password == nil {
+		return nil, invalidParams()
+	}
+	if s != nil {
+		return nil, &rpcError{CodeAlreadyAuthenticated, "Already authenticated"}
+	}
+	rights := *params.User == p.user && *params.Password == p.password && p.user != ""
+	if !rights && !(*params.User == "Everybody" && *params.Password == "") {
+		p.stats.FailedLogins++
+		return nil, &rpcError{CodeLoginFailed, "Login failed"}
+	}
+	if p.maxSessions > 0 && len(p.sessions) >= p.maxSessions {
+		return nil, &rpcError{CodeNoResources, "No resources"}
+	}
+	t := p.newToken()
+	p.sessions[t] = &session{user: *params.User, rights: rights, expires: p.now().Add(p.lifetime)}
+	p.stats.Logins++
+	return map[string]string{"token": t}, nil
+}
+
+// newToken is a token no open session has. The caller holds mu.
+func (p *PLC) newToken() string {
+	t := p.randomString(20)
+	for p.sessions[t] != nil {
+		t = p.randomString(20)
+	}
+	return t
+}
+
+// plcProgramRead answers PlcProgram.Read: the variable's value, moved one
+// step. The caller holds mu.
+func (p *PLC) plcProgramRead(raw json.RawMessage, s *session) (any, *rpcError) {
+	var params struct {
+		Var  *string `json:"var"`
+		Mode *string `json:"mode"`
+	}
+	if err := strictParams(raw, &params); err != nil || params.Var == nil || !validValueMode(params.Mode) {
+		return nil, invalidParams()
+	}
+	if !s.hasRights() {
+		return nil, permissionDenied()
+	}
+	v, rerr := p.lookup(*params.Var)
+	if rerr != nil {
+		return nil, rerr
+	}
+	if v.step != nil {
+		v.step(p, v)
+	}
+	return v.value, nil
+}
+
+// plcProgramWrite answers PlcProgram.Write: the value, of the variable's
+// type, replaces the variable's. The caller holds mu.
+func (p *PLC) plcProgramWrite(raw json.RawMessage, s *session) (any, *rpcError) {
+	var params struct {
+		Var   *string         `json:"var"`
+		Value json.RawMessage `json:"value"`
+		Mode  *string         `json:"mode"`
+	}
+	if err := strictParams(raw, &params); err != nil || params.Var == nil || params.Value == nil || !validValueMode(params.Mode) {
+		return nil, invalidParams()
+	}
+	if !s.hasRights() {
+		return nil, permissionDenied()
+	}
+	v, rerr := p.lookup(*params.Var)
+	if rerr != nil {
+		return nil, rerr
+	}
+	val, ok := typed(v.datatype, params.Value)
+	if !ok {
+		return nil, invalidParams()
+	}
+	v.value = val
+	return true, nil
+}
+
+// plcProgramBrowse checks the parameters and rights of PlcProgram.Browse
+// and answers it with browse. The caller holds mu.
+func (p *PLC) plcProgramBrowse(raw json.RawMessage, s *session) (any, *rpcError) {
+	var params struct {
+		Var  *string `json:"var"`
+		Mode string  `json:"mode"`
+	}
+	if err := strictParams(raw, &params); err != nil || params.Mode != "var" && params.Mode != "children" {
+		return nil, invalidParams()
+	}
+	if !s.hasRights() {
+		return nil, permissionDenied()
+	}
+	return p.browse(params.Var, params.Mode)
+}
+
+// hasRights tells whether s is a session with the rights to read and write
+// process values; a nil s (no session) has none.
+func (s *session) hasRights() bool { return s != nil && s.rights }
+
+// validValueMode tells whether mode is absent, "simple" or "raw", the
+// modes of PlcProgram.Read and PlcProgram.Write.
+func validValueMode(mode *string) bool { return mode == nil || *mode == "simple" || *mode == "raw" }
+
 func invalidParams() *rpcError { return &rpcError{CodeInvalidParams, "Invalid params"} }
+
+func permissionDenied() *rpcError { return &rpcError{CodePermissionDenied, "Permission denied"} }
 
 // strictParams decodes params, refusing unknown fields; absent params are
 // an empty object.

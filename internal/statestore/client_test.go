@@ -568,7 +568,20 @@ func newResponder(t *testing.T, r *rig, answers <-chan answer) {
 	}
 }
 
-func TestClientResponses(t *testing.T) {
+// responseCase is a call of the client on the key "k" (and the value
+// "v"), its results as one comparable value; the answer the executor sends
+// back; and what the call must return.
+type responseCase struct {
+	name    string
+	call    func(context.Context, *statestore.Client) (any, error)
+	answer  answer
+	want    any
+	wantErr string
+}
+
+// responseCases are the answers the client accepts, with what it makes of
+// them, and those it refuses, with the error.
+func responseCases() []responseCase {
 	set := func(ctx context.Context, c *statestore.Client) (any, error) {
 		return c.Set(ctx, []byte("k"), []byte("v"), statestore.SetOptions{})
 	}
@@ -587,13 +600,7 @@ func TestClientResponses(t *testing.T) {
 	notify := func(ctx context.Context, c *statestore.Client) (any, error) {
 		return nil, c.KeyNotify(ctx, []byte("k"))
 	}
-	tests := []struct {
-		name    string
-		call    func(context.Context, *statestore.Client) (any, error)
-		answer  answer
-		want    any
-		wantErr string
-	}{
+	return []responseCase{
 		{name: "set +OK", call: set, answer: answer{payload: "+OK\r\n"}, want: true},
 		{name: "set :-1", call: set, answer: answer{payload: ":-1\r\n"}, want: false},
 		{name: "set $-1", call: set, answer: answer{payload: "$-1\r\n"}, want: false},
@@ -631,6 +638,12 @@ func TestClientResponses(t *testing.T) {
 		{name: "keynotify :0", call: notify, answer: answer{payload: ":0\r\n"}},
 		{name: "keynotify :1", call: notify, answer: answer{payload: ":1\r\n"}, wantErr: "state store KEYNOTIFY: unexpected response: integer 1"},
 	}
+}
+
+// newRespondedClient starts a broker with a responder, not the fake, and
+// returns a client of it and the channel of the responder's answers.
+func newRespondedClient(t *testing.T) (*statestore.Client, chan<- answer) {
+	t.Helper()
 	b, err := broker.Start(broker.Options{Address: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
@@ -652,21 +665,17 @@ func TestClientResponses(t *testing.T) {
 	answers := make(chan answer, 1)
 	newResponder(t, r, answers)
 	client := statestore.New(aiorpc.NewInvoker(cs.connect(t, u, "conn-1"), "conn-1", aiorpc.NewClock(), zerolog.Nop()), statestore.Options{Timeout: 5 * time.Second})
-	for _, tt := range tests {
+	return client, answers
+}
+
+func TestClientResponses(t *testing.T) {
+	client, answers := newRespondedClient(t)
+	for _, tt := range responseCases() {
 		t.Run(tt.name, func(t *testing.T) {
 			answers <- tt.answer
 			got, err := tt.call(ctxT(t), client)
 			if tt.wantErr != "" {
-				if err == nil || err.Error() != tt.wantErr {
-					t.Fatalf("error %v, want %q", err, tt.wantErr)
-				}
-				var se *statestore.ServiceError
-				if !errors.As(err, &se) && !errors.Is(err, statestore.ErrUnexpectedResponse) {
-					t.Errorf("error %v is neither a ServiceError nor ErrUnexpectedResponse", err)
-				}
-				if aiorpc.IsTransient(err) {
-					t.Errorf("error %v is transient", err)
-				}
+				checkResponseError(t, err, tt.wantErr)
 				return
 			}
 			if err != nil {
@@ -676,5 +685,21 @@ func TestClientResponses(t *testing.T) {
 				t.Errorf("got %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// checkResponseError checks that err is wantErr, a ServiceError or
+// ErrUnexpectedResponse, and not transient.
+func checkResponseError(t *testing.T, err error, wantErr string) {
+	t.Helper()
+	if err == nil || err.Error() != wantErr {
+		t.Fatalf("error %v, want %q", err, wantErr)
+	}
+	var se *statestore.ServiceError
+	if !errors.As(err, &se) && !errors.Is(err, statestore.ErrUnexpectedResponse) {
+		t.Errorf("error %v is neither a ServiceError nor ErrUnexpectedResponse", err)
+	}
+	if aiorpc.IsTransient(err) {
+		t.Errorf("error %v is transient", err)
 	}
 }

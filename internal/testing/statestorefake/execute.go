@@ -75,27 +75,12 @@ func (f *Fake) execute(call *Call) ([]byte, []*mqttclient.Message) {
 		return errorPayload(statestore.MsgSyntaxError), nil
 	}
 	now := f.now()
-	ts, ok := m.Property(aiorpc.PropTimestamp)
-	if !ok {
-		return errorPayload(statestore.MsgTimestampMissing), nil
+	if msg := timestampError(&m, now); msg != "" {
+		return errorPayload(msg), nil
 	}
-	t, err := aiorpc.ParseTimestamp(ts)
-	if err != nil {
-		return errorPayload(statestore.MsgTimestampMalformed), nil
-	}
-	if t.Time.After(now.Add(maxSkew)) {
-		return errorPayload(statestore.MsgTimestampSkew), nil
-	}
-	var fence *aiorpc.Timestamp
-	if ft, ok := m.Property(statestore.PropFencingToken); ok {
-		t, err := aiorpc.ParseTimestamp(ft)
-		if err != nil {
-			return errorPayload(statestore.MsgTimestampMalformed), nil
-		}
-		if t.Time.After(now.Add(maxSkew)) {
-			return errorPayload(statestore.MsgFencingTokenSkew), nil
-		}
-		fence = &t
+	fence, msg := fencingToken(&m, now)
+	if msg != "" {
+		return errorPayload(msg), nil
 	}
 	client, _ := m.Property(aiorpc.PropSourceID)
 
@@ -104,74 +89,144 @@ func (f *Fake) execute(call *Call) ([]byte, []*mqttclient.Message) {
 	defer f.touch()
 	notes := f.sweep()
 	rest := args[1:]
-	arity := map[string][2]int{"SET": {2, math.MaxInt}, "GET": {1, 1}, "DEL": {1, 1}, "VDEL": {2, 2}, "KEYNOTIFY": {1, 2}}
-	limits, known := arity[call.Command]
-	switch {
-	case !known:
-		return errorPayload(statestore.MsgUnknownCommand), notes
-	case len(rest) < limits[0] || len(rest) > limits[1]:
-		return errorPayload(statestore.MsgWrongNumberOfArguments), notes
-	case len(rest[0]) == 0:
-		return errorPayload(statestore.MsgKeyLengthZero), notes
+	if msg := argumentsError(call.Command, rest); msg != "" {
+		return errorPayload(msg), notes
 	}
-	key := string(rest[0])
-	e := f.store[key]
-
+	var answer []byte
+	var more []*mqttclient.Message
 	switch call.Command {
 	case "SET":
-		cond, px, ok := setOptions(rest[2:])
-		if !ok {
-			return errorPayload(statestore.MsgSyntaxError), notes
-		}
-		if msg := fenced(e, fence); msg != "" {
-			return errorPayload(msg), notes
-		}
-		switch {
-		case cond == "NX" && e != nil, cond == "NEX" && e != nil && !bytes.Equal(e.value, rest[1]):
-			return respNotApplied, notes
-		}
-		next := &entry{value: slices.Clone(rest[1]), fence: fence}
-		if px > 0 {
-			next.expires = now.Add(time.Duration(px) * time.Millisecond)
-		}
-		f.store[key] = next
-		return respOK, append(notes, f.notes(rest[0], notifySet(rest[1]))...)
-
+		answer, more = f.set(rest, fence, now)
 	case "GET":
-		if e == nil {
-			return respNil, notes
-		}
-		return blobPayload(e.value), notes
-
+		answer = f.get(rest)
 	case "DEL", "VDEL":
-		if e == nil {
-			return integerPayload(0), notes
-		}
-		if call.Command == "VDEL" && !bytes.Equal(e.value, rest[1]) {
-			return respNotApplied, notes
-		}
-		if msg := fenced(e, fence); msg != "" {
-			return errorPayload(msg), notes
-		}
-		delete(f.store, key)
-		return integerPayload(1), append(notes, f.notes(rest[0], notifyDelete())...)
-
+		answer, more = f.del(call.Command, rest, fence)
 	default: // KEYNOTIFY
-		stop := len(rest) == 2
-		if stop && !strings.EqualFold(string(rest[1]), "STOP") {
-			return errorPayload(statestore.MsgSyntaxError), notes
-		}
-		if client == "" {
-			f.violations = append(f.violations, "KEYNOTIFY without __srcId: the fake cannot tell whom to notify")
-		}
-		nk := notifyKey{client: client, key: key}
-		if stop {
-			delete(f.notify, nk)
-		} else {
-			f.notify[nk] = true
-		}
-		return respOK, notes
+		answer = f.keyNotify(client, rest)
 	}
+	return answer, append(notes, more...)
+}
+
+// timestampError returns the error text when m has no valid request
+// timestamp, or one too far ahead of now.
+func timestampError(m *mqttclient.Message, now time.Time) string {
+	ts, ok := m.Property(aiorpc.PropTimestamp)
+	if !ok {
+		return statestore.MsgTimestampMissing
+	}
+	t, err := aiorpc.ParseTimestamp(ts)
+	if err != nil {
+		return statestore.MsgTimestampMalformed
+	}
+	if t.Time.After(now.Add(maxSkew)) {
+		return statestore.MsgTimestampSkew
+	}
+	return ""
+}
+
+// fencingToken returns the fencing token of m (nil: none), or the error
+// text when it is malformed or too far ahead of now.
+func fencingToken(m *mqttclient.Message, now time.Time) (*aiorpc.Timestamp, string) {
+	ft, ok := m.Property(statestore.PropFencingToken)
+	if !ok {
+		return nil, ""
+	}
+	t, err := aiorpc.ParseTimestamp(ft)
+	if err != nil {
+		return nil, statestore.MsgTimestampMalformed
+	}
+	if t.Time.After(now.Add(maxSkew)) {
+		return nil, statestore.MsgFencingTokenSkew
+	}
+	return &t, ""
+}
+
+// argumentsError returns the error text when command is unknown, or args,
+// its arguments, are too few or too many or start with an empty key.
+func argumentsError(command string, args [][]byte) string {
+	arity := map[string][2]int{"SET": {2, math.MaxInt}, "GET": {1, 1}, "DEL": {1, 1}, "VDEL": {2, 2}, "KEYNOTIFY": {1, 2}}
+	limits, known := arity[command]
+	switch {
+	case !known:
+		return statestore.MsgUnknownCommand
+	case len(args) < limits[0] || len(args) > limits[1]:
+		return statestore.MsgWrongNumberOfArguments
+	case len(args[0]) == 0:
+		return statestore.MsgKeyLengthZero
+	}
+	return ""
+}
+
+// set runs SET key value [options] with fence (nil: none) at now and
+// returns the answer and the notifications of the change; f.mu must be
+// held.
+func (f *Fake) set(args [][]byte, fence *aiorpc.Timestamp, now time.Time) ([]byte, []*mqttclient.Message) {
+	key, value := args[0], args[1]
+	e := f.store[string(key)]
+	cond, px, ok := setOptions(args[2:])
+	if !ok {
+		return errorPayload(statestore.MsgSyntaxError), nil
+	}
+	if msg := fenced(e, fence); msg != "" {
+		return errorPayload(msg), nil
+	}
+	switch {
+	case cond == "NX" && e != nil, cond == "NEX" && e != nil && !bytes.Equal(e.value, value):
+		return respNotApplied, nil
+	}
+	next := &entry{value: slices.Clone(value), fence: fence}
+	if px > 0 {
+		next.expires = now.Add(time.Duration(px) * time.Millisecond)
+	}
+	f.store[string(key)] = next
+	return respOK, f.notes(key, notifySet(value))
+}
+
+// get runs GET key; f.mu must be held.
+func (f *Fake) get(args [][]byte) []byte {
+	e := f.store[string(args[0])]
+	if e == nil {
+		return respNil
+	}
+	return blobPayload(e.value)
+}
+
+// del runs DEL key or VDEL key value (command) with fence (nil: none) and
+// returns the answer and the notifications of the change; f.mu must be
+// held.
+func (f *Fake) del(command string, args [][]byte, fence *aiorpc.Timestamp) ([]byte, []*mqttclient.Message) {
+	key := args[0]
+	e := f.store[string(key)]
+	if e == nil {
+		return integerPayload(0), nil
+	}
+	if command == "VDEL" && !bytes.Equal(e.value, args[1]) {
+		return respNotApplied, nil
+	}
+	if msg := fenced(e, fence); msg != "" {
+		return errorPayload(msg), nil
+	}
+	delete(f.store, string(key))
+	return integerPayload(1), f.notes(key, notifyDelete())
+}
+
+// keyNotify runs KEYNOTIFY key [STOP] for client: it starts or stops the
+// notifications of key to client; f.mu must be held.
+func (f *Fake) keyNotify(client string, args [][]byte) []byte {
+	stop := len(args) == 2
+	if stop && !strings.EqualFold(string(args[1]), "STOP") {
+		return errorPayload(statestore.MsgSyntaxError)
+	}
+	if client == "" {
+		f.violations = append(f.violations, "KEYNOTIFY without __srcId: the fake cannot tell whom to notify")
+	}
+	nk := notifyKey{client: client, key: string(args[0])}
+	if stop {
+		delete(f.notify, nk)
+	} else {
+		f.notify[nk] = true
+	}
+	return respOK
 }
 
 // setOptions parses the options after SET's key and value: at most one of
