@@ -60,6 +60,7 @@ func commands() []command {
 		{"demo", "run the thermostat walkthrough on an embedded broker and print its messages", cmdDemo},
 		{"test", "run the test cases of mapping files", cmdTest},
 		{"try", "sample one asset once and show requests, values and messages, without publishing", cmdTry},
+		{"ready", "exit 0 when a running connector is ready (the readiness probe)", cmdReady},
 		{"version", "print the version", cmdVersion},
 	}
 }

@@ -27,10 +27,11 @@ func TestCommandLineMistakes(t *testing.T) {
 		"test":     {"--run", "("},
 		"try":      {"--body-limit", "x"},
 		"version":  {"extra"},
+		"ready":    {"extra"},
 	}
 	mentions := map[string]string{
 		"run": "-log-level", "validate": "-log-format", "demo": "-log-level",
-		"test": "-run", "try": "-body-limit", "version": `"extra"`,
+		"test": "-run", "try": "-body-limit", "version": `"extra"`, "ready": `"extra"`,
 	}
 	for _, c := range commands() {
 		t.Run(c.name, func(t *testing.T) {

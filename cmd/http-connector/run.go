@@ -85,6 +85,9 @@ func runAkri(ctx context.Context, e *env, s *settings.Settings, statsFile string
 		Logger:        log,
 	})
 	opts := connector.FromSettings(s, log)
+	if opts.ReadyFile == "" {
+		opts.ReadyFile = settings.DefaultAkriReadyFile
+	}
 	opts.StatsFile = statsFile
 	opts.LowGCWhileStarting = true
 	opts.Abort = e.abort

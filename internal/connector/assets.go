@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"sync"
 	"time"
 
@@ -186,7 +185,7 @@ func (rt *Runtime) datasetState(ep *endpoint, asset, dataset string) func(error)
 		}
 		ep.authMu.Lock()
 		was := len(ep.refused) > 0
-		if refused(err) {
+		if sampling.Kind(err) == sampling.FailAuth {
 			if ep.refused == nil {
 				ep.refused = map[string]bool{}
 			}
@@ -210,17 +209,6 @@ func (rt *Runtime) datasetState(ep *endpoint, asset, dataset string) func(error)
 			hooks.EndpointAuth(ep.plan, err)
 		}
 	}
-}
-
-// refused reports whether err is a device refusing credentials: a 401 or
-// 403 answer, a failed login or token request.
-func refused(err error) bool {
-	var se *fetch.StatusError
-	if errors.As(err, &se) {
-		return se.Code == http.StatusUnauthorized || se.Code == http.StatusForbidden
-	}
-	var ae *httpauth.Error
-	return errors.As(err, &ae) && ae.Refused
 }
 
 // newEndpoint resolves an endpoint's secrets and builds its client.

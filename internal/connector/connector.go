@@ -31,7 +31,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -129,6 +131,14 @@ type Options struct {
 	// Ready, if set, is called once, when the source is ready, with the
 	// URL of the broker.
 	Ready func(brokerURL string)
+	// ReadyFile, if set, is a file kept while the connector is ready: the
+	// source has applied its first assets and the broker is connected. It
+	// is rewritten every ReadyPeriod (its time says the process lives) and
+	// removed while the connection is down and at the end: what the
+	// readiness probe (http-connector ready) checks.
+	ReadyFile string
+	// ReadyPeriod is how often the ready file is checked; default 2 s.
+	ReadyPeriod time.Duration
 	// Build is the build of the connector, logged when the run starts.
 	Build version.Info
 	// Abort, if set, ends when a shutdown must not wait any more (a second
@@ -150,6 +160,7 @@ func FromSettings(s *settings.Settings, log zerolog.Logger) Options {
 		},
 		ShutdownTimeout: s.ShutdownTimeout,
 		Pprof:           s.Pprof,
+		ReadyFile:       s.ReadyFile,
 	}
 }
 
@@ -162,6 +173,9 @@ func (o *Options) defaults() {
 	}
 	if o.SecretsPeriod <= 0 {
 		o.SecretsPeriod = 10 * time.Second
+	}
+	if o.ReadyPeriod <= 0 {
+		o.ReadyPeriod = 2 * time.Second
 	}
 	o.Publish.Logger = o.Logger
 }
@@ -178,6 +192,7 @@ type Runtime struct {
 	stats   *statsWriter
 	gc      *startupGC
 	ready   sync.Once
+	started atomic.Bool    // Ready was called
 	sources sync.WaitGroup // the source's goroutines
 	srcCtx  context.Context
 
@@ -263,6 +278,9 @@ func Run(ctx context.Context, src Source, o Options) (err error) {
 		stop()
 	})
 	rt.sources.Go(func() { rt.watchSecrets(runCtx) })
+	if o.ReadyFile != "" {
+		rt.sources.Go(func() { rt.keepReadyFile(runCtx) })
+	}
 	<-runCtx.Done()
 	rt.log.Info().Msg("stopping: samplers first, then the publish queue is flushed")
 	rt.sources.Wait()
@@ -363,6 +381,7 @@ func (rt *Runtime) Go(f func(ctx context.Context)) {
 // start is over. Later calls do nothing.
 func (rt *Runtime) Ready() {
 	rt.ready.Do(func() {
+		rt.started.Store(true)
 		rt.stats.started(time.Since(rt.began))
 		rt.log.Info().Int("assets", rt.Assets()).Str("broker", rt.brokerURL()).Msg("sampling")
 		if rt.gc != nil {
@@ -372,6 +391,49 @@ func (rt *Runtime) Ready() {
 			rt.opts.Ready(rt.brokerURL())
 		}
 	})
+}
+
+// Readiness reports whether the connector is ready: the source has
+// applied its first assets, and the broker is connected now.
+func (rt *Runtime) Readiness() (ready bool, why string) {
+	switch {
+	case !rt.started.Load():
+		return false, "starting: the assets are not applied yet"
+	case !rt.client.Connected():
+		return false, "the MQTT broker is not connected"
+	}
+	return true, ""
+}
+
+// keepReadyFile keeps the ready file while the connector is ready, until
+// ctx ends; then it removes it.
+func (rt *Runtime) keepReadyFile(ctx context.Context) {
+	file := rt.opts.ReadyFile
+	defer os.Remove(file)
+	t := time.NewTicker(rt.opts.ReadyPeriod)
+	defer t.Stop()
+	was := false
+	for {
+		ready, why := rt.Readiness()
+		switch {
+		case ready:
+			if err := os.WriteFile(file, []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644); err != nil && !was {
+				rt.log.Warn().Err(err).Str("file", file).Msg("the ready file cannot be written")
+			}
+		case was:
+			rt.log.Warn().Str("why", why).Msg("not ready")
+			_ = os.Remove(file)
+		}
+		if ready && !was {
+			rt.log.Info().Str("file", file).Msg("ready")
+		}
+		was = ready
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // Resolve reads an endpoint's secrets as the runtime does.

@@ -149,7 +149,7 @@ func (s *Sampler) dedup(ctx context.Context, msgs []*mqttclient.Message) ([]*mqt
 		}
 		out, err := d.Key.One(ctx, v)
 		if err != nil {
-			return nil, nil, fmt.Errorf("dedup key: %w", err)
+			return nil, nil, &mappingError{fmt.Errorf("dedup key: %w", err)}
 		}
 		k := keyText(out)
 		if s.carry.seen[k] || batch[k] {
@@ -318,7 +318,7 @@ func (sm *sample) carried(now time.Time, input any, msgs []*mqttclient.Message) 
 		}
 		vals, err := c.JQ.Run(sm.mctx, in)
 		if err != nil {
-			return nil, nil, fmt.Errorf("cursor jq: %w", err)
+			return nil, nil, &mappingError{fmt.Errorf("cursor jq: %w", err)}
 		}
 		if len(vals) > 0 && vals[len(vals)-1] != nil {
 			text := keyText(vals[len(vals)-1])
@@ -369,7 +369,7 @@ func (sm *sample) recordTimes(msgs []*mqttclient.Message) error {
 		}
 		out, err := jq.One(sm.mctx, v)
 		if err != nil {
-			return fmt.Errorf("recordTime: %w", err)
+			return &mappingError{fmt.Errorf("recordTime: %w", err)}
 		}
 		t, err := parseTime(out)
 		if err != nil {

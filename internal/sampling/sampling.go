@@ -363,7 +363,7 @@ func (s *Sampler) publish(ctx context.Context, msgs []*mqttclient.Message) error
 		}
 		if err := s.pub.Publish(ctx, m); err != nil {
 			s.c.PublishErrors.Add(1)
-			errs = append(errs, fmt.Errorf("publish to %q: %w", m.Topic, err))
+			errs = append(errs, &publishError{fmt.Errorf("publish to %q: %w", m.Topic, err)})
 			continue
 		}
 		s.c.Messages.Add(1)
@@ -441,6 +441,9 @@ type response struct {
 func (rs *response) value() (any, error) {
 	if !rs.done {
 		rs.parsed, rs.perr = rs.parser.Parse(rs.r.Body, rs.r.ContentType)
+		if rs.perr != nil {
+			rs.perr = &parseError{rs.perr}
+		}
 		rs.done = true
 	}
 	return rs.parsed, rs.perr
@@ -793,14 +796,14 @@ func (sm *sample) payloads(input any, raw []byte) ([][]byte, error) {
 	outs, err := ds.Mapping.Run(sm.mctx, input, ds.Asset, ds.Name, sm.stamp, s.attrs)
 	if err != nil {
 		if ds.MappingName != "" {
-			return nil, fmt.Errorf("mapping %q: %w", ds.MappingName, s.timeLimit(sm.mctx, err))
+			return nil, &mappingError{fmt.Errorf("mapping %q: %w", ds.MappingName, s.timeLimit(sm.mctx, err))}
 		}
-		return nil, fmt.Errorf("dataset jq: %w", s.timeLimit(sm.mctx, err))
+		return nil, &mappingError{fmt.Errorf("dataset jq: %w", s.timeLimit(sm.mctx, err))}
 	}
 	for _, o := range outs {
 		b, err := encode(o)
 		if err != nil {
-			return nil, fmt.Errorf("dataset jq output: %w", err)
+			return nil, &mappingError{fmt.Errorf("dataset jq output: %w", err)}
 		}
 		out = append(out, b)
 	}
@@ -839,10 +842,13 @@ func (s *Sampler) pointValue(ctx context.Context, p *plan.Point, rs *response, s
 	}
 	if p.Mapping != nil {
 		v, err := p.Mapping.One(ctx, v, s.ds.Asset, s.ds.Name, p.Name, stamp, s.attrs)
-		if err != nil && p.MappingName != "" {
-			return nil, fmt.Errorf("mapping %q: %w", p.MappingName, s.timeLimit(ctx, err))
+		switch {
+		case err != nil && p.MappingName != "":
+			return nil, &mappingError{fmt.Errorf("mapping %q: %w", p.MappingName, s.timeLimit(ctx, err))}
+		case err != nil:
+			return nil, &mappingError{s.timeLimit(ctx, err)}
 		}
-		return v, s.timeLimit(ctx, err)
+		return v, nil
 	}
 	if m, ok := v.(map[string]any); ok {
 		if member, ok := m[p.Name]; ok {

@@ -82,6 +82,10 @@ type Settings struct {
 	// a cursor, deduplication keys, the last published values) across
 	// restarts, standalone; in Akri mode the broker state store does.
 	StateDir string `koanf:"stateDir"`
+	// ReadyFile, if set, is kept while the connector is ready (connected,
+	// assets applied) for a readiness probe (http-connector ready); in Akri
+	// mode it defaults to DefaultAkriReadyFile.
+	ReadyFile string `koanf:"readyFile"`
 	// ShutdownTimeout bounds the flush of queued messages at shutdown.
 	ShutdownTimeout time.Duration `koanf:"shutdownTimeout"`
 	// Secrets says where device credentials come from in standalone mode.
@@ -89,6 +93,10 @@ type Settings struct {
 	// Pprof, if set, serves net/http/pprof on this loopback address.
 	Pprof string `koanf:"pprof"`
 }
+
+// DefaultAkriReadyFile is the ready file of Akri mode, which the readiness
+// probe of the connector metadata checks.
+const DefaultAkriReadyFile = "/tmp/http-connector-ready"
 
 // LogLevel is how much is logged.
 type LogLevel string

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/http-connector/http-connector/internal/adr"
+	"github.com/http-connector/http-connector/internal/sampling"
 )
 
 // goHealth runs a health reporter until it is cancelled or the run ends.
@@ -26,7 +27,7 @@ func (w *worker) datasetState(ctx context.Context, asset, dataset string, err er
 		rh.Version = *as.def.Version
 	}
 	if err != nil {
-		rh.Status, rh.Message, rh.ReasonCode = "Unavailable", "Failed to sample the dataset: "+err.Error(), "SamplingFailed"
+		rh.Status, rh.Message, rh.ReasonCode = "Unavailable", "Failed to sample the dataset: "+err.Error(), reasonCode(err)
 		as.failing[dataset] = err.Error()
 	} else {
 		delete(as.failing, dataset)
@@ -63,4 +64,22 @@ func (w *worker) endpointHealth(ctx context.Context, es *endpointState) {
 	if err := es.health.Report(ctx, rh); err != nil {
 		w.log.Warn().Err(err).Str("device", es.ref.Device).Msg("reporting endpoint health failed")
 	}
+}
+
+// reasonCode is the runtime health reason code of a sample's failure, by
+// the step that failed, as Microsoft's connectors give theirs.
+func reasonCode(err error) string {
+	switch sampling.Kind(err) {
+	case sampling.FailRequest:
+		return "HttpRequestFailed"
+	case sampling.FailAuth:
+		return "HttpAuthenticationFailed"
+	case sampling.FailParse:
+		return "PayloadParsingFailed"
+	case sampling.FailMapping:
+		return "MappingFailed"
+	case sampling.FailPublish:
+		return "PublishFailed"
+	}
+	return "SamplingFailed"
 }
