@@ -33,6 +33,7 @@ const (
 	DatasetConfiguration   = "dataset-configuration.schema.json"
 	DataPointConfiguration = "datapoint-configuration.schema.json"
 	EndpointConfiguration  = "endpoint-configuration.schema.json"
+	ActionConfiguration    = "action-configuration.schema.json"
 	MappingFile            = "mapping-file.schema.json"
 	ConnectorMetadata      = "connector-metadata.json"
 )

@@ -42,12 +42,15 @@ func TestMetadataEmbedsTheConfigurationSchemas(t *testing.T) {
 	endpoint := meta["inboundEndpoints"].([]any)[0].(map[string]any)
 	datasets := endpoint["datasets"].(map[string]any)
 	points := datasets["dataPoints"].(map[string]any)
+	actions := endpoint["managementGroups"].(map[string]any)["managementGroupActions"].(map[string]any)
 	embedded := map[string]map[string]any{
+		ActionConfiguration:    actions,
 		EndpointConfiguration:  endpoint,
 		DatasetConfiguration:   datasets,
 		DataPointConfiguration: points,
 	}
 	keys := map[string]string{
+		ActionConfiguration:    "actionConfigurationSchema",
 		EndpointConfiguration:  "additionalConfigurationSchema",
 		DatasetConfiguration:   "datasetConfigurationSchema",
 		DataPointConfiguration: "dataPointConfigurationSchema",

@@ -81,6 +81,7 @@ type Asset struct {
 	External string // externalAssetId
 	Version  uint64
 	Datasets []*Dataset
+	Actions  []*Action // management actions: RPC commands served in Akri mode
 	// Fingerprint changes whenever the asset's definition or its
 	// endpoint's does: a running asset with another fingerprint restarts.
 	Fingerprint string
@@ -203,6 +204,7 @@ type Planner struct {
 	datasetV  *schemas.Validator
 	dataPoint *schemas.Validator
 	endpointV *schemas.Validator
+	actionV   *schemas.Validator
 	library   Library // named mappings; see WithLibrary
 	// stateStore says that BrokerStateStore destinations can be served
 	// (Akri mode); see WithStateStore.
@@ -238,7 +240,11 @@ func NewPlanner(d Defaults) (*Planner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Planner{defaults: d, datasetV: dv, dataPoint: pv, endpointV: ev}, nil
+	av, err := schemas.Compile(schemas.ActionConfiguration)
+	if err != nil {
+		return nil, err
+	}
+	return &Planner{defaults: d, datasetV: dv, dataPoint: pv, endpointV: ev, actionV: av}, nil
 }
 
 // Problems collects configuration errors with their field paths.
@@ -352,6 +358,7 @@ func (pl *Planner) Asset(name string, a *adr.Asset, ep *Endpoint) (*Asset, Probl
 			out.Datasets = append(out.Datasets, d)
 		}
 	}
+	out.Actions = pl.actions(name, a, ep, &probs)
 	// $assetAttributes, for the datasets that run jq: most run none, and
 	// thousands of assets need not hold a copy each.
 	var attrs map[string]any
