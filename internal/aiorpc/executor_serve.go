@@ -87,6 +87,7 @@ func (e *Executor) take(m mqttclient.Message, received time.Time) (j job, ok boo
 	// they are the cache key and the cache lifetime, so a request that lacks
 	// them is answered without being cached.
 	if j.reply = e.headerError(&m); j.reply != nil {
+		e.refused(j.reply)
 		return j, true
 	}
 	entry, cached, state := e.cache.lookup(m.ResponseTopic, m.CorrelationData, received, j.expires)
@@ -104,8 +105,17 @@ func (e *Executor) take(m mqttclient.Message, received time.Time) (j job, ok boo
 		return j, true
 	}
 	j.entry = entry
-	j.run, j.reply = e.check(&m)
+	if j.run, j.reply = e.check(&m); j.reply != nil {
+		e.refused(j.reply)
+	}
 	return j, true
+}
+
+// refused logs a request answered with an error before its handler ran.
+func (e *Executor) refused(reply *mqttclient.Message) {
+	status, _ := reply.Property(PropStatus)
+	reason, _ := reply.Property(PropStatusMessage)
+	e.log.Warn().Str("status", status).Str("reason", reason).Msg("command request refused")
 }
 
 // serve runs one job; it owns one slot and one count of e.wg.
@@ -230,6 +240,9 @@ func (e *Executor) handlerReply(r handlerResult) *mqttclient.Message {
 // seconds; when none remains, nothing is sent (command-timeouts.md; Rust
 // get_response_message_expiry_interval rounds up, .NET rounds down).
 func (e *Executor) send(life context.Context, req mqttclient.Message, reply *mqttclient.Message, expires time.Time) {
+	if life.Err() != nil {
+		return // Close gave up waiting: no response
+	}
 	expiry, ok := responseExpiry(expires, time.Now())
 	if !ok {
 		e.log.Warn().Msg("command request expired; no response")

@@ -242,10 +242,11 @@ func setProperty(m *mqttclient.Message, key, value string) {
 func TestExecutorMalformedRequests(t *testing.T) {
 	b := mqtttest.Embedded(t)
 	var calls atomic.Int32
+	logs := &logbuf.Buffer{}
 	startExecutor(t, b, "exec-m", aiorpc.ExecutorOptions{RequestTopic: "raw/cmd", Handle: func(context.Context, aiorpc.CommandRequest) (aiorpc.CommandResponse, error) {
 		calls.Add(1)
 		return aiorpc.CommandResponse{}, nil
-	}}, zerolog.Nop())
+	}}, zerolog.New(logs))
 	raw := b.Connect(t, "raw")
 	inbox := mqtttest.Subscribe(t, raw, "clients/raw/#")
 	tests := []struct {
@@ -295,6 +296,9 @@ func TestExecutorMalformedRequests(t *testing.T) {
 	}
 	if n := calls.Load(); n != 0 {
 		t.Errorf("handler ran %d times for malformed requests", n)
+	}
+	if n := logs.Count("command request refused"); n != len(tests) {
+		t.Errorf("%d refusals logged, want %d", n, len(tests))
 	}
 }
 
