@@ -174,8 +174,9 @@ func reservedResponseProperty(props []mqttclient.UserProperty) string {
 }
 
 // isoDuration formats d as an ISO 8601 duration such as PT30S or PT1M0.5S,
-// as the 408 __propVal carries it (.NET XmlConvert.ToString(TimeSpan), Go
-// sosodev/duration Format).
+// as the 408 __propVal carries it (command-errors.md; .NET writes
+// XmlConvert.ToString(TimeSpan), which gives the same for durations under a
+// day; longer ones are written here in hours, not days).
 func isoDuration(d time.Duration) string {
 	if d <= 0 {
 		return "PT0S"
