@@ -34,6 +34,7 @@ const (
 	TelemetryAssetUpdate          = "assetUpdateEvent"
 	TelemetryDeviceEndpointHealth = "deviceEndpointRuntimeHealthEvent"
 	TelemetryDatasetHealth        = "datasetRuntimeHealthEvent"
+	TelemetryActionHealth         = "managementActionRuntimeHealthEvent"
 	notificationAccepted          = "Accepted"
 	commandTopicPrefix            = "akri/connector/resources/"
 	telemetryTopicPrefix          = "akri/connector/resources/telemetry/"

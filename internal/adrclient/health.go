@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -177,6 +178,53 @@ func (h *DatasetHealth) Pause() { h.cache.pause() }
 // Run re-sends the last report of every dataset, in one message, every
 // period until ctx ends. The owner runs it in a goroutine and waits for it.
 func (h *DatasetHealth) Run(ctx context.Context) { h.cache.run(ctx) }
+
+// ActionHealth reports the runtime health of the management actions of one
+// asset (managementActionRuntimeHealthEvent).
+type ActionHealth struct {
+	cache *healthCache
+}
+
+// NewActionHealth returns the runtime-health reporter of an asset's
+// management actions; period is the resend interval of Run.
+func (c *Client) NewActionHealth(device, endpoint, asset string, period time.Duration) *ActionHealth {
+	topic := TelemetryTopic(c.clientID, device, endpoint, TelemetryActionHealth)
+	return &ActionHealth{cache: c.newHealthCache(period, func(ctx context.Context, reports map[string]adr.RuntimeHealth) error {
+		type action struct {
+			Group         string            `json:"managementGroupName"`
+			Action        string            `json:"managementActionName"`
+			RuntimeHealth adr.RuntimeHealth `json:"runtimeHealth"`
+		}
+		type event struct {
+			AssetName string   `json:"assetName"`
+			Actions   []action `json:"managementActions"`
+		}
+		ev := event{AssetName: asset}
+		for key, rh := range reports {
+			group, name, _ := strings.Cut(key, "::")
+			ev.Actions = append(ev.Actions, action{group, name, rh})
+		}
+		sort.Slice(ev.Actions, func(i, j int) bool {
+			return ev.Actions[i].Group+"::"+ev.Actions[i].Action < ev.Actions[j].Group+"::"+ev.Actions[j].Action
+		})
+		payload, err := json.Marshal(struct {
+			Event event `json:"managementActionRuntimeHealthEvent"`
+		}{ev})
+		if err != nil {
+			return err
+		}
+		return c.sendHealth(ctx, topic, payload)
+	}, c.log.With().Str("device", device).Str("endpoint", endpoint).Str("asset", asset).Logger())}
+}
+
+// Report sends an action's rh (the action named "<group>::<action>") if it
+// is new or changed.
+func (h *ActionHealth) Report(ctx context.Context, command string, rh adr.RuntimeHealth) error {
+	return h.cache.report(ctx, command, rh)
+}
+
+// Run re-sends the last reports every period until ctx ends.
+func (h *ActionHealth) Run(ctx context.Context) { h.cache.run(ctx) }
 
 func (c *Client) newHealthCache(period time.Duration, send func(context.Context, map[string]adr.RuntimeHealth) error, log zerolog.Logger) *healthCache {
 	if period <= 0 {

@@ -245,6 +245,9 @@ func (c *Config) noteUnsupported(name string, a *adr.Asset) {
 	for _, st := range a.Streams {
 		c.Notes = append(c.Notes, fmt.Sprintf("asset %q stream %q: streams are not supported by this connector", name, st.Name))
 	}
+	for _, g := range a.ManagementGroups {
+		c.Notes = append(c.Notes, fmt.Sprintf("asset %q management group %q: management actions are RPC commands of the AIO broker, served in Akri mode only", name, g.Name))
+	}
 }
 
 // note notes what the configuration of ep holds that is not ours.

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/http-connector/http-connector/internal/aiorpc"
 	"github.com/http-connector/http-connector/internal/credentials"
 	"github.com/http-connector/http-connector/internal/endpointclient"
 	"github.com/http-connector/http-connector/internal/fetch"
@@ -35,6 +36,7 @@ type running struct {
 	endpoint *endpoint
 	jobs     []*schedule.Job
 	samplers []*sampling.Sampler
+	actions  []*aiorpc.Executor // of its management actions
 	secrets  []string // names of the secrets of its requests' placeholders
 	print    string   // of their content when it started
 }
@@ -123,6 +125,10 @@ func (rt *Runtime) start(a *plan.Asset) error {
 		r.samplers = append(r.samplers, s)
 		r.jobs = append(r.jobs, rt.sched.Add(a.Name+"/"+d.Name, d.Interval, s.Sample))
 	}
+	if r.actions, err = rt.serveActions(a, ep); err != nil {
+		rt.stop(context.Background(), r)
+		return err
+	}
 	rt.mu.Lock()
 	rt.assets[a.Name] = r
 	rt.mu.Unlock()
@@ -144,6 +150,7 @@ func (rt *Runtime) Remove(ctx context.Context, name string) error {
 }
 
 func (rt *Runtime) stop(ctx context.Context, r *running) error {
+	closeExecutors(r.actions)
 	var errs []error
 	for _, j := range r.jobs {
 		if err := rt.sched.Remove(ctx, j); err != nil {

@@ -38,6 +38,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/http-connector/http-connector/internal/aiorpc"
 	"github.com/http-connector/http-connector/internal/credentials"
 	"github.com/http-connector/http-connector/internal/fetch"
 	"github.com/http-connector/http-connector/internal/mqttclient"
@@ -70,6 +71,9 @@ type Setup struct {
 	// Secrets is where device endpoint secrets are read.
 	Secrets credentials.Secrets
 	Hooks   Hooks
+	// ServeActions says that the assets' management actions are served as
+	// RPC commands (Akri mode).
+	ServeActions bool
 	// State, if set, keeps what datasets' samples carry over across
 	// restarts (a state folder, the broker state store).
 	State sampling.State
@@ -102,6 +106,9 @@ type Hooks struct {
 	// credentials (err set: a 401 or 403, a failing login or token
 	// request) and when it accepts them again (err nil).
 	EndpointAuth func(ep *plan.Endpoint, err error)
+	// ActionCalled is told of every call of a management action, once it
+	// is answered.
+	ActionCalled func(ActionCall)
 }
 
 // Options configure a run. The zero value of a field is its default.
@@ -196,6 +203,7 @@ type Runtime struct {
 	sources sync.WaitGroup // the source's goroutines
 	srcCtx  context.Context
 
+	clock    *aiorpc.Clock // of the management actions' executors
 	counters sampling.Counters
 	shared   fetch.Transports    // connection pools of the endpoints' clients
 	work     sampling.Workspaces // memory of the samples running
@@ -209,7 +217,7 @@ type Runtime struct {
 // configuration problems are returned before anything is dialled.
 func Run(ctx context.Context, src Source, o Options) (err error) {
 	o.defaults()
-	rt := &Runtime{opts: o, log: o.Logger, began: time.Now(), endpoints: map[string]*endpoint{}, assets: map[string]*running{}}
+	rt := &Runtime{opts: o, log: o.Logger, began: time.Now(), endpoints: map[string]*endpoint{}, assets: map[string]*running{}, clock: aiorpc.NewClock()}
 	if b := o.Build; b.Version != "" {
 		ev := rt.log.Info().Str("version", b.Version)
 		if b.Revision != "" {
@@ -285,6 +293,7 @@ func Run(ctx context.Context, src Source, o Options) (err error) {
 	rt.log.Info().Msg("stopping: samplers first, then the publish queue is flushed")
 	rt.sources.Wait()
 	sampling.Wait()
+	rt.closeActions()
 	rt.closeEndpoints()
 	rt.stats.close(rt)
 	st := rt.Snapshot()

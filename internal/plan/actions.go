@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/http-connector/http-connector/internal/adr"
@@ -50,6 +51,16 @@ func (pl *Planner) actions(name string, a *adr.Asset, ep *Endpoint, probs *Probl
 	}
 	defaults := pl.actionDefaults(a.DefaultManagementGroupsConfiguration, "spec.defaultManagementGroupsConfiguration", probs)
 	var out []*Action
+	topics := map[string]string{}
+	defer func() {
+		for _, act := range out {
+			topic := strings.ReplaceAll(act.Topic, "{commandName}", act.Command)
+			if other, dup := topics[topic]; dup && other != act.Command {
+				probs.add("spec.managementGroups", "actions %s and %s share the request topic %q: give each its own (a topic may hold {commandName})", other, act.Command, act.Topic)
+			}
+			topics[topic] = act.Command
+		}
+	}()
 	groups := map[string]int{}
 	for i := range a.ManagementGroups {
 		g := &a.ManagementGroups[i]

@@ -100,8 +100,9 @@ func (s *Source) Prepare(context.Context) (connector.Setup, error) {
 	return connector.Setup{
 		MQTT:       mqttOpts,
 		Secrets:    s.opts.Env.Secrets(),
-		State:      s.state,
-		StateStore: s.store,
+		State:        s.state,
+		StateStore:   s.store,
+		ServeActions: true,
 		Hooks: connector.Hooks{
 			Decorate: s.w.decorator,
 			DatasetState: func(asset, dataset string, err error) {
@@ -109,6 +110,9 @@ func (s *Source) Prepare(context.Context) (connector.Setup, error) {
 			},
 			EndpointCredentials: func(ep *plan.Endpoint, err error) {
 				s.w.post(event{kind: evCredentials, ref: akrimount.EndpointRef{Device: ep.Device, Endpoint: ep.Name}, err: err})
+			},
+			ActionCalled: func(call connector.ActionCall) {
+				s.w.post(event{kind: evActionCalled, call: call})
 			},
 			EndpointAuth: func(ep *plan.Endpoint, err error) {
 				s.w.post(event{kind: evAuth, ref: akrimount.EndpointRef{Device: ep.Device, Endpoint: ep.Name}, err: err})

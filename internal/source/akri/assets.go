@@ -23,6 +23,7 @@ type assetState struct {
 	health  *adrclient.DatasetHealth
 	stop    context.CancelFunc
 	failing map[string]string // dataset → last sampling error
+	actions *actionState      // once the asset has management actions
 }
 
 func (w *worker) setupAsset(ctx context.Context, as *assetState) {
@@ -52,6 +53,10 @@ func (w *worker) setupAsset(ctx context.Context, as *assetState) {
 		as.health = w.adr.NewDatasetHealth(ref.Device, ref.Endpoint, as.name, w.opts.HealthPeriod)
 		as.stop = w.goHealth(as.health.Run)
 	}
+	if len(a.ManagementGroups) > 0 && as.actions == nil {
+		h := w.adr.NewActionHealth(ref.Device, ref.Endpoint, as.name, w.opts.HealthPeriod)
+		as.actions = &actionState{health: h, stop: w.goHealth(h.Run), registered: map[string]bool{}}
+	}
 	log.Info().Msg("asset assigned")
 	w.planAsset(ctx, as)
 }
@@ -66,6 +71,7 @@ func (w *worker) planAsset(ctx context.Context, as *assetState) {
 	log := w.log.With().Str("asset", as.name).Logger()
 	var assetErr string
 	datasetErrs := map[string]string{}
+	actionErrs := map[string]string{}
 	var p *plan.Asset
 	switch {
 	case as.ep.plan == nil && as.ep.problem != "":
@@ -80,6 +86,9 @@ func (w *worker) planAsset(ctx context.Context, as *assetState) {
 			if i, ok := datasetIndex(pr.Path); ok && i < len(as.def.Datasets) {
 				name := as.def.Datasets[i].Name
 				datasetErrs[name] = joinLine(datasetErrs[name], msg)
+			} else if gi, ai, ok := actionIndex(pr.Path); ok && gi < len(as.def.ManagementGroups) && ai < len(as.def.ManagementGroups[gi].Actions) {
+				key := as.def.ManagementGroups[gi].Name + "::" + as.def.ManagementGroups[gi].Actions[ai].Name
+				actionErrs[key] = joinLine(actionErrs[key], msg)
 			} else {
 				assetErr = joinLine(assetErr, msg)
 			}
@@ -95,7 +104,7 @@ func (w *worker) planAsset(ctx context.Context, as *assetState) {
 
 	// Start or stop sampling.
 	switch {
-	case p == nil || !p.Enabled || !p.Endpoint.Enabled || len(p.Datasets) == 0:
+	case p == nil || !p.Enabled || !p.Endpoint.Enabled || len(p.Datasets)+len(p.Actions) == 0:
 		if err := w.rt.Remove(ctx, as.name); err != nil {
 			log.Warn().Err(err).Msg("stopping the asset")
 		}
@@ -139,6 +148,7 @@ func (w *worker) planAsset(ctx context.Context, as *assetState) {
 		}
 		s.Datasets = kept
 		unsupported(s, as.def)
+		s.ManagementGroups = actionStatuses(s.ManagementGroups, as.def, actionErrs)
 	})
 	if err != nil {
 		log.Warn().Err(err).Msg("reporting asset status failed")
@@ -151,6 +161,9 @@ func (w *worker) removeAsset(ctx context.Context, as *assetState) {
 	}
 	if as.stop != nil {
 		as.stop()
+	}
+	if as.actions != nil {
+		as.actions.stop()
 	}
 	w.status.ForgetAsset(as.ep.ref.Device, as.ep.ref.Endpoint, as.name)
 	delete(as.ep.assets, as.name)

@@ -33,6 +33,8 @@ const (
 	evCredentials
 	evAuth
 	evSchemaRegistered
+	evActionCalled
+	evActionSchemas
 )
 
 type event struct {
@@ -48,6 +50,8 @@ type event struct {
 	schemaRef   adr.MessageSchemaReference
 	schemaText  string
 	decor       *datasetDecor
+	call        connector.ActionCall
+	actionRefs  [2]*adr.MessageSchemaReference // request, reply
 }
 
 // worker owns the ADR side: it is the only goroutine that touches the
@@ -181,6 +185,10 @@ func (w *worker) handle(ctx context.Context, e event) {
 		w.registerSchema(ctx, e.asset, e.dataset, e.payload, e.schemaText)
 	case evSchemaRegistered:
 		w.schemaRegistered(ctx, e)
+	case evActionCalled:
+		w.actionCalled(ctx, e.call)
+	case evActionSchemas:
+		w.actionSchemas(ctx, e)
 	case evMappings:
 		w.reloadMappings(ctx)
 	case evCredentials:
