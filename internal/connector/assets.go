@@ -37,8 +37,8 @@ type running struct {
 	jobs     []*schedule.Job
 	samplers []*sampling.Sampler
 	actions  []*aiorpc.Executor // of its management actions
-	secrets  []string // names of the secrets of its requests' placeholders
-	print    string   // of their content when it started
+	secrets  []string           // names of the secrets of its requests' placeholders
+	print    string             // of their content when it started
 }
 
 // Apply makes the running assets exactly the active ones of assets: new

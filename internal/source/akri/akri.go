@@ -98,8 +98,8 @@ func (s *Source) Prepare(context.Context) (connector.Setup, error) {
 	s.state = newStoreState(s.opts.Env.ConnectorID, s.log)
 	s.store = statestore.NewWriter("", s.log)
 	return connector.Setup{
-		MQTT:       mqttOpts,
-		Secrets:    s.opts.Env.Secrets(),
+		MQTT:         mqttOpts,
+		Secrets:      s.opts.Env.Secrets(),
 		State:        s.state,
 		StateStore:   s.store,
 		ServeActions: true,
