@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/http-connector/http-connector/internal/plan"
+	"github.com/http-connector/http-connector/internal/resourcefile"
 	"github.com/http-connector/http-connector/internal/yamlfile"
 )
 
@@ -159,4 +161,46 @@ func finalUser(t *testing.T, file string) string {
 		}
 	}
 	return user
+}
+
+// The walkthrough's device and asset plan as Akri mode plans them: the
+// dataset with its MQTT and state store destinations, the management
+// action.
+func TestWalkthroughResourcesPlan(t *testing.T) {
+	r, err := resourcefile.NewReader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res []*resourcefile.Resource
+	for _, f := range []string{"thermostat-device.yaml", "thermostat-asset.yaml"} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, errs := r.Read(f, data)
+		for _, err := range errs {
+			t.Fatal(err)
+		}
+		res = append(res, got...)
+	}
+	pl, err := plan.NewPlanner(plan.Defaults{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl = pl.WithStateStore()
+	ep, probs := pl.Endpoint(res[0].Name, res[0].Device, res[1].Asset.DeviceRef.EndpointName)
+	if len(probs) > 0 {
+		t.Fatal(probs)
+	}
+	a, probs := pl.Asset(res[1].Name, res[1].Asset, ep)
+	if len(probs) > 0 {
+		t.Fatal(probs)
+	}
+	d := a.Datasets[0]
+	if len(d.Targets) != 2 || d.Targets[1].StoreKey != "thermostat1/status" {
+		t.Errorf("destinations %+v", d.Targets)
+	}
+	if len(a.Actions) != 1 || a.Actions[0].Command != "control::setDesired" || a.Actions[0].Request.Method != "POST" {
+		t.Errorf("actions %+v", a.Actions)
+	}
 }
