@@ -23,11 +23,11 @@ func testCase(req MapRequest, res *MapResult) string {
 		return "# No test case: the program does not compile.\n"
 	}
 	var b strings.Builder
-	subject := "this jq (in a mapping file, with it as the mapping's jq)"
 	if req.Mapping != "" {
-		subject = req.Mapping
+		fmt.Fprintf(&b, "# A test case of %s from the status page: put it under the mapping's tests:.\n", oneLine(req.Mapping))
+	} else {
+		b.WriteString("# A test case from the status page, for a mapping with this jq: put it under the mapping's tests:.\n")
 	}
-	fmt.Fprintf(&b, "# A test case of %s from the status page: put it under the mapping's tests:.\n", oneLine(subject))
 	v := res.Variables
 	fmt.Fprintf(&b, "- name: %s\n", yamlJSON(fmt.Sprintf("%s %s at %s", v.Asset, v.Dataset, v.Timestamp)))
 	input, err := reencode(req.Input)
@@ -73,7 +73,36 @@ func reencode(raw json.RawMessage) ([]byte, error) {
 	if err := dec.Decode(&v); err != nil {
 		return nil, fmt.Errorf("not JSON: %w", err)
 	}
+	if err := checkKeys(v); err != nil {
+		return nil, err
+	}
 	return yamlJSON(v), nil
+}
+
+// maxKeyBytes is the longest member name a test case holds: YAML reads a
+// key of a flow mapping only up to 1024 characters, quotes included.
+const maxKeyBytes = 1000
+
+// checkKeys refuses member names YAML could not read back.
+func checkKeys(v any) error {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, member := range v {
+			if n := len(yamlJSON(k)); n > maxKeyBytes {
+				return fmt.Errorf("a member name is %d bytes long, more than YAML reads (%d)", n, maxKeyBytes)
+			}
+			if err := checkKeys(member); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for _, e := range v {
+			if err := checkKeys(e); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // yamlJSON is v as one line of JSON, a YAML flow value.
