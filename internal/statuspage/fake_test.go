@@ -108,7 +108,7 @@ func (f *fakeBackend) Try(ctx context.Context, asset, dataset string) (*Trial, e
 	if err != nil {
 		return nil, err
 	}
-	input := map[string]any{"currentTemperature": json.Number("71.3"), "desiredTemperature": json.Number("72.5")}
+	input := map[string]any{"currentTemperature": json.Number("71.30"), "desiredTemperature": json.Number("72.5")}
 	return &Trial{
 		Time: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC),
 		Requests: []Request{
@@ -116,7 +116,7 @@ func (f *fakeBackend) Try(ctx context.Context, asset, dataset string) (*Trial, e
 			{Method: "GET", URL: "http://thermostat.local:3000/api/thermostat/desired", Status: 200, Elapsed: 2 * time.Millisecond, ContentType: "application/json", Body: []byte(`{"desiredTemperature":72.5}`), BodyBytes: 27},
 		},
 		Input:    input,
-		Values:   []Value{{Name: "currentTemperature", Value: json.Number("71.3")}, {Name: "desiredTemperature", Value: json.Number("72.5")}},
+		Values:   []Value{{Name: "currentTemperature", Value: json.Number("71.30")}, {Name: "desiredTemperature", Value: json.Number("72.5")}},
 		Messages: []Message{{Topic: d.Topic, Payload: []byte(`{"currentTemperature":71.3,"desiredTemperature":72.5}`), PayloadBytes: 53, Properties: Properties{QoS: 1, ContentType: "application/json"}}},
 	}, nil
 }

@@ -2,6 +2,7 @@ package statuspage
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -79,8 +80,8 @@ func TestTry(t *testing.T) {
 				Method: "GET", URL: "https://dev.example/api/x?api_key=SECRET#frag", Status: 200,
 				Body: []byte(strings.Repeat("x", 10000)), BodyBytes: 10000,
 			}},
-			Input:  map[string]any{"x": 1},
-			Values: []Value{{Name: "x", Value: 1}, {Name: "y", Err: "jq: no output"}},
+			Input:  map[string]any{"x": json.Number("71.30")},
+			Values: []Value{{Name: "x", Value: json.Number("71.30")}, {Name: "y", Err: "jq: no output"}},
 			Err:    "data point y: jq: no output",
 		}, nil
 	}
@@ -97,8 +98,12 @@ func TestTry(t *testing.T) {
 	if len(r.Body) != MaxPayloadBytes || r.BodyBytes != 10000 {
 		t.Errorf("body of %d bytes (of %d), want %d of 10000", len(r.Body), r.BodyBytes, MaxPayloadBytes)
 	}
-	if string(got.Input) != `{"x":1}` || string(got.Values[0].Value) != "1" || got.Values[1].Err != "jq: no output" {
-		t.Errorf("input %s, values %+v", got.Input, got.Values)
+	// Numbers keep their text, also as text for the page's textarea.
+	if string(got.Input) != `{"x":71.30}` || got.InputText != "{\n  \"x\": 71.30\n}" {
+		t.Errorf("input %s, as text %q", got.Input, got.InputText)
+	}
+	if string(got.Values[0].Value) != "71.30" || got.Values[0].Text != "71.30" || got.Values[1].Err != "jq: no output" {
+		t.Errorf("values %+v", got.Values)
 	}
 	if got.Err != "data point y: jq: no output" {
 		t.Errorf("a failed sample is an answer with its error: got %q", got.Err)

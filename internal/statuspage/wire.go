@@ -1,6 +1,7 @@
 package statuspage
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"time"
@@ -100,11 +101,13 @@ type trialJSON struct {
 	Time     string        `json:"time,omitempty"`
 	Requests []requestJSON `json:"requests"`
 	// Input is the value the mapping sees, as JSON: null when the sample
-	// failed before it.
-	Input    json.RawMessage `json:"input"`
-	Values   []valueJSON     `json:"values"`
-	Messages []messageJSON   `json:"messages"`
-	Err      string          `json:"error,omitempty"`
+	// failed before it. InputText is the same, indented, as text: a
+	// browser's JSON.parse would round numbers (71.30, big integers).
+	Input     json.RawMessage `json:"input"`
+	InputText string          `json:"inputText"`
+	Values    []valueJSON     `json:"values"`
+	Messages  []messageJSON   `json:"messages"`
+	Err       string          `json:"error,omitempty"`
 }
 
 type requestJSON struct {
@@ -121,6 +124,7 @@ type requestJSON struct {
 type valueJSON struct {
 	Name  string          `json:"name"`
 	Value json.RawMessage `json:"value,omitempty"`
+	Text  string          `json:"text,omitempty"` // Value as text, numbers as they came
 	Err   string          `json:"error,omitempty"`
 }
 
@@ -165,13 +169,19 @@ type mappingJSON struct {
 }
 
 func trialView(t *Trial) trialJSON {
+	input := jsonOf(t.Input)
+	var indented bytes.Buffer
+	if err := json.Indent(&indented, input, "", "  "); err != nil {
+		indented.Reset()
+	}
 	out := trialJSON{
-		Time:     timeText(t.Time),
-		Requests: make([]requestJSON, len(t.Requests)),
-		Input:    jsonOf(t.Input),
-		Values:   make([]valueJSON, len(t.Values)),
-		Messages: messagesView(t.Messages),
-		Err:      t.Err,
+		Time:      timeText(t.Time),
+		Requests:  make([]requestJSON, len(t.Requests)),
+		Input:     input,
+		InputText: indented.String(),
+		Values:    make([]valueJSON, len(t.Values)),
+		Messages:  messagesView(t.Messages),
+		Err:       t.Err,
 	}
 	for i, r := range t.Requests {
 		out.Requests[i] = requestJSON{
@@ -185,6 +195,7 @@ func trialView(t *Trial) trialJSON {
 		out.Values[i] = valueJSON{Name: v.Name, Err: v.Err}
 		if v.Err == "" {
 			out.Values[i].Value = jsonOf(v.Value)
+			out.Values[i].Text = string(out.Values[i].Value)
 		}
 	}
 	return out

@@ -17,11 +17,12 @@ function el(tag, attrs = {}, ...children) {
 }
 
 // api calls the JSON API; a failure throws an Error with the server's text.
+// body is an object, or JSON text as it is.
 async function api(path, body) {
   const opts = body === undefined ? {} : {
     method: 'POST',
     headers: {'Content-Type': 'application/json'},
-    body: JSON.stringify(body),
+    body: typeof body === 'string' ? body : JSON.stringify(body),
   };
   const res = await fetch(path, opts);
   let data;
@@ -52,6 +53,12 @@ function span(seconds) {
   const h = Math.floor(m / 60);
   if (h < 48) return `${h} h ${m % 60} min`;
   return `${Math.floor(h / 24)} d ${h % 24} h`;
+}
+
+function duration(ms) {
+  if (ms < 1000) return `${ms} ms`;
+  if (ms % 1000 === 0) return span(ms / 1000);
+  return `${(ms / 1000).toFixed(1)} s`;
 }
 
 function ago(ts) {
@@ -252,7 +259,7 @@ function renderRows(list) {
   if (list.page > list.pages) changeView({page: list.pages});
 }
 
-const columns = ['state', 'asset', 'dataset', 'device', 'sample', 'error', 'message',
+const columns = ['state', 'asset', 'dataset', 'sample', 'error', 'message',
   'samples', 'failures', 'messages', 'filtered', 'suppressed', 'ticks', 'actions'];
 
 function makeRow(d) {
@@ -266,9 +273,17 @@ function makeRow(d) {
   for (const c of ['samples', 'failures', 'messages', 'filtered', 'suppressed', 'ticks']) cells[c].classList.add('num');
   cells.stateBadge = el('span', {class: 'badge'});
   cells.state.append(cells.stateBadge);
+  cells.assetName = el('span', {class: 'name'});
+  cells.device = el('span', {class: 'sub'});
+  cells.asset.append(cells.assetName, cells.device);
+  cells.datasetName = el('span', {class: 'name'});
+  cells.interval = el('span', {class: 'sub'});
+  cells.dataset.append(cells.datasetName, cells.interval);
+  cells.errorText = el('div', {class: 'clamp'});
+  cells.error.append(cells.errorText);
   cells.preview = el('code', {class: 'preview'});
   cells.expand = el('button', {type: 'button', class: 'link', 'aria-expanded': 'false', title: 'The whole last message and error, the topic and the mapping'}, 'details');
-  cells.message.append(cells.preview, ' ', cells.expand);
+  cells.message.append(cells.preview, cells.expand);
   const tryButton = el('button', {type: 'button', class: 'link', title: 'Open this dataset in the playground'}, 'Try');
   cells.actions.append(tryButton);
   const r = {tr, cells, data: d, detail: null};
@@ -288,11 +303,12 @@ function updateRow(r, d) {
   const c = r.cells;
   c.stateBadge.className = `badge state-${slug(d.state)}`;
   setText(c.stateBadge, d.state);
-  setText(c.asset, d.asset);
-  setText(c.dataset, d.dataset);
-  setText(c.device, d.endpoint ? `${d.device} / ${d.endpoint}` : d.device);
+  setText(c.assetName, d.asset);
+  setText(c.device, d.endpoint ? `${d.device} / ${d.endpoint}` : d.device, 'device / endpoint');
+  setText(c.datasetName, d.dataset);
+  setText(c.interval, d.intervalMs ? `every ${duration(d.intervalMs)}` : '', d.topic ? `publishes to ${d.topic}` : '');
   setText(c.sample, ago(d.lastSample), absolute(d.lastSample));
-  setText(c.error, d.lastError || '', d.lastError || '');
+  setText(c.errorText, d.lastError || '', d.lastError || '');
   c.error.classList.toggle('has-error', !!d.lastError);
   const preview = d.lastMessage ? d.lastMessage + (d.lastMessageBytes > d.lastMessage.length ? '…' : '') : '';
   setText(c.preview, preview, d.lastPublish ? `published ${absolute(d.lastPublish)} to ${d.topic || '?'}` : 'nothing published yet');
@@ -439,7 +455,7 @@ async function fetchSample() {
   try {
     const t = await api('api/try', {asset: d.asset, dataset: d.dataset});
     box.replaceChildren(...trialParts(t));
-    if (t.input !== null) $('pg-input').value = JSON.stringify(t.input, null, 2);
+    if (t.input !== null) $('pg-input').value = t.inputText; // numbers as they came
   } catch (e) {
     box.replaceChildren(el('p', {class: 'error-text', text: e.message}));
   } finally {
@@ -459,11 +475,17 @@ function trialParts(t) {
   }
   if (t.values.length) {
     const dl = el('dl', {class: 'values'});
-    for (const v of t.values) dl.append(...fact(v.name, v.error ? `failed: ${v.error}` : JSON.stringify(v.value)));
+    for (const v of t.values) dl.append(...fact(v.name, v.error ? `failed: ${v.error}` : v.text));
     parts.push(dl);
   }
-  if (t.error) parts.push(el('p', {class: 'error-text', text: `The sample failed: ${t.error}`}));
-  else parts.push(el('p', {class: 'muted', text: `With its mapping as configured, it would publish ${t.messages.length} ${t.messages.length === 1 ? 'message' : 'messages'}. The input is below.`}));
+  if (t.error) {
+    parts.push(el('p', {class: 'error-text', text: `The sample failed: ${t.error}`}));
+  } else if (!t.messages.length) {
+    parts.push(el('p', {class: 'muted', text: 'With its mapping as configured, it would publish nothing (filtered). The input is below.'}));
+  } else {
+    parts.push(el('p', {class: 'muted', text: `With its mapping as configured, it would publish ${t.messages.length === 1 ? 'this message' : `these ${t.messages.length} messages`}; the input the mapping saw is below.`}));
+    parts.push(...t.messages.map(messagePart));
+  }
   return parts;
 }
 
@@ -471,16 +493,18 @@ async function runMapping() {
   const d = picker.picked;
   if (!d) return;
   const box = $('pg-result');
-  let input;
+  const input = $('pg-input').value.trim();
   try {
-    input = JSON.parse($('pg-input').value);
+    JSON.parse(input);
   } catch (e) {
     box.replaceChildren(el('p', {class: 'error-text', text: `The input is not JSON (${e.message}). A text response is a JSON string: "…".`}));
     return;
   }
   const name = $('pg-mapping').value;
-  const req = {asset: d.asset, dataset: d.dataset, input};
-  if (name) req.mapping = name; else req.jq = $('pg-jq').value;
+  const fields = {asset: d.asset, dataset: d.dataset};
+  if (name) fields.mapping = name; else fields.jq = $('pg-jq').value;
+  // The input goes as typed, not through JSON.parse, which rounds numbers.
+  const req = `{"input": ${input}, ${JSON.stringify(fields).slice(1)}`;
   box.replaceChildren(el('p', {class: 'muted', text: 'Running…'}));
   $('pg-run').disabled = true;
   try {
@@ -503,17 +527,21 @@ function resultParts(res) {
   if (!res.outputs) {
     return [el('p', {class: 'note', text: 'No output: nothing would be published for this sample (it would be counted as filtered).'})];
   }
-  const parts = [el('p', {class: 'muted', text: `${res.outputs} ${res.outputs === 1 ? 'output' : 'outputs'}, ${res.messages.length} ${res.messages.length === 1 ? 'message' : 'messages'} at ${res.variables.timestamp}:`})];
-  for (const m of res.messages) {
-    const props = [`QoS ${m.qos}`, m.retain ? 'retained' : 'not retained', m.expirySeconds ? `expires after ${m.expirySeconds} s` : 'no expiry'];
-    if (m.contentType) props.push(m.contentType);
-    for (const p of m.userProperties || []) props.push(`${p.key}=${p.value}`);
-    const cut = m.payloadBytes > new TextEncoder().encode(m.payload).length;
-    parts.push(el('div', {class: 'message'},
-      el('p', {}, el('strong', {class: 'mono', text: m.topic}), el('span', {class: 'muted', text: `  ${props.join(', ')}${cut ? `, first 4 KiB of ${number.format(m.payloadBytes)} bytes` : ''}`})),
-      el('pre', {class: 'mono payload', text: m.payload})));
-  }
-  return parts;
+  return [
+    el('p', {class: 'muted', text: `${res.outputs} ${res.outputs === 1 ? 'output' : 'outputs'}, ${res.messages.length} ${res.messages.length === 1 ? 'message' : 'messages'} at ${res.variables.timestamp}:`}),
+    ...res.messages.map(messagePart),
+  ];
+}
+
+// messagePart shows one message that would be published.
+function messagePart(m) {
+  const props = [`QoS ${m.qos}`, m.retain ? 'retained' : 'not retained', m.expirySeconds ? `expires after ${m.expirySeconds} s` : 'no expiry'];
+  if (m.contentType) props.push(m.contentType);
+  for (const p of m.userProperties || []) props.push(`${p.key}=${p.value}`);
+  if (m.payloadBytes > new TextEncoder().encode(m.payload).length) props.push(`first 4 KiB of ${number.format(m.payloadBytes)} bytes`);
+  return el('div', {class: 'message'},
+    el('p', {}, el('strong', {class: 'mono', text: m.topic}), el('span', {class: 'muted', text: `  ${props.join(', ')}`})),
+    el('pre', {class: 'mono payload', text: m.payload}));
 }
 
 async function copyTestCase() {
@@ -562,6 +590,8 @@ function wire() {
     if ($('pg-mapping').value) {
       $('pg-mapping').value = '';
       $('pg-mapping-about').textContent = 'Your own jq, run as the dataset jq (starting from the library mapping, with its definitions).';
+    } else if (!$('pg-mapping-about').textContent.startsWith('Your own jq')) {
+      $('pg-mapping-about').textContent = 'Your own jq, run as the dataset jq.';
     }
   });
   $('pg-fetch').addEventListener('click', fetchSample);
