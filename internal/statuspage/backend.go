@@ -20,12 +20,15 @@ type Backend interface {
 	// Connector is the connector-wide state, taken with Datasets.
 	Connector() Connector
 	// Try samples one dataset once, as the try command does, without
-	// publishing anything. A failed sample is a Trial with Err set; the
+	// publishing or writing anything. A failed sample is a Trial with Err set; the
 	// error is for a trial that could not be made: an unknown asset or
 	// dataset (wrapping ErrNotFound) or ctx ending.
 	Try(ctx context.Context, asset, dataset string) (*Trial, error)
 	// Map runs a jq program (or a library mapping) on an input, as the
-	// dataset would, without publishing. A failing program is a MapResult
+	// dataset would, without publishing or writing anything; Err of the
+	// result is the program's error as the mapping package gives it
+	// ("jq: ..."), without the dataset's prefix, so that a test case's
+	// error: matches it. A failing program is a MapResult
 	// with Err set; the error is for a run that could not be made: an
 	// unknown asset, dataset or mapping (wrapping ErrNotFound), a request
 	// the backend refuses (wrapping ErrInvalid) or ctx ending.

@@ -25,8 +25,8 @@
 // keeps the view, so a link or a reload shows the same one.
 //
 // The page updates itself every second while it is open, through
-// server-sent events; when they cannot get through (a proxy that buffers),
-// it polls every two seconds instead and says so. The connector does no
+// server-sent events; when they cannot get through (a proxy that refuses
+// them), it polls every two seconds instead and says so. The connector does no
 // work for the page while no browser has it open, and asks its runtime for
 // a snapshot at most once a second however many do.
 //

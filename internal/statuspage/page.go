@@ -124,7 +124,7 @@ func (p *Page) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Errorf("no API endpoint %s", r.URL.Path))
 	case !ok:
 		http.NotFound(w, r)
-	case r.Method != rt.method && !(rt.method == http.MethodGet && r.Method == http.MethodHead):
+	case r.Method != rt.method:
 		h.Set("Allow", rt.method)
 		writeError(w, http.StatusMethodNotAllowed, fmt.Errorf("%s %s: use %s", r.Method, r.URL.Path, rt.method))
 	default:
