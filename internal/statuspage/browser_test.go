@@ -131,13 +131,46 @@ func TestBrowser(t *testing.T) {
 	srv := httptest.NewServer(statusPage)
 	defer srv.Close()
 	defer statusPage.Close()
+	// Where events do not get through (a proxy that refuses them).
+	noEvents := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/events" {
+			http.Error(w, "no streaming here", http.StatusBadGateway)
+			return
+		}
+		statusPage.ServeHTTP(w, r)
+	}))
+	defer noEvents.Close()
 	b, problems := browser(t, ctx)
 	screenshots := os.Getenv("STATUSPAGE_SCREENSHOTS")
 
 	do(t, b, "load the page", chromedp.Navigate(srv.URL))
+	checkTable(t, b)
+	screenshot(t, b, screenshots, "statuspage-table.png")
+	checkDetailsLiveAndSearch(t, b, fake)
+	checkPlayground(t, b)
+	screenshot(t, b, screenshots, "statuspage-playground.png")
+
+	do(t, b, "load the page without events", chromedp.Navigate(noEvents.URL))
+	waitFor(t, b, "polling", `document.getElementById('live').textContent === 'polling' && document.querySelectorAll('#rows tr').length === 3`)
+	fake.change("boiler-1", "status", func(d *Dataset) { d.Samples = 122 })
+	waitFor(t, b, "the polled update of boiler-1", `[...document.querySelectorAll('#rows tr')].some(tr => tr.querySelector('.col-samples').textContent === '122')`)
+
+	for _, p := range problems() {
+		if strings.Contains(p, noEvents.URL+"/api/events") { // the refused stream
+			continue
+		}
+		t.Errorf("the page: %s", p)
+	}
+	if n := fake.tryCalls.Load(); n != 1 {
+		t.Errorf("%d tries, want 1", n)
+	}
+}
+
+// checkTable checks the first view: the rows, their states and the header.
+func checkTable(t *testing.T, b context.Context) {
+	t.Helper()
 	waitFor(t, b, "the three rows", `document.querySelectorAll('#rows tr:not(.detail)').length === 3`)
 	waitFor(t, b, "live updates", `document.getElementById('live').textContent === 'live'`)
-
 	rows := read[[]shownRow](t, b, rowsJS)
 	checkRow(t, rows[0], shownRow{State: "failing", Asset: "chiller-7", Device: "chiller-gw / api", Dataset: "telemetry", Error: failing().LastError})
 	checkRow(t, rows[1], shownRow{State: "sampling", Asset: "boiler-1", Device: "boiler-plc / rest", Dataset: "status"})
@@ -153,13 +186,17 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("failing and sampling have the same colour, %s", colours[0])
 	}
 	header := read[string](t, b, `document.querySelector('header').innerText`)
-	for _, want := range []string{"v1.2.3 · 0123456789ab", "mqtts://aio-broker:18883", "connected", "3 messages waiting", "1 failing", "1 sampling", "1 disabled"} {
+	for _, want := range []string{"v1.2.3 · 0123456789ab", "mqtts://aio-broker:18883", "connected", "2 d 1 h", "3 messages waiting", "1 failing", "1 sampling", "1 disabled"} {
 		if !strings.Contains(header, want) {
 			t.Errorf("the header has no %q:\n%s", want, header)
 		}
 	}
-	screenshot(t, b, screenshots, "statuspage-table.png")
+}
 
+// checkDetailsLiveAndSearch expands a row, sees a live update and
+// searches.
+func checkDetailsLiveAndSearch(t *testing.T, b context.Context, fake *fakeBackend) {
+	t.Helper()
 	do(t, b, "expand chiller-7", chromedp.Click(chromedp.CSS("#rows tr:first-child .col-message button")))
 	waitFor(t, b, "chiller-7's details", `(document.querySelector('#rows tr.detail') || {}).innerText?.includes('Last error')`)
 	if s := read[string](t, b, `document.querySelector('#rows tr.detail').innerText`); !strings.Contains(s, failing().LastError) || !strings.Contains(s, "thermostat/status") {
@@ -175,7 +212,12 @@ func TestBrowser(t *testing.T) {
 	if s := read[string](t, b, `document.getElementById('summary').textContent + ' ' + location.search`); s != "1–1 of 1 matching (of 3) ?q=chiller" {
 		t.Errorf("summary and address: %q", s)
 	}
+}
 
+// checkPlayground picks a dataset, fetches a sample, edits the jq and
+// runs it.
+func checkPlayground(t *testing.T, b context.Context) {
+	t.Helper()
 	do(t, b, "open the playground", chromedp.Click(chromedp.ID("tab-playground")))
 	do(t, b, "search for boiler-1", chromedp.SendKeys(chromedp.ID("pg-search"), "boiler-1"))
 	waitFor(t, b, "boiler-1 found", `document.querySelectorAll('#pg-datasets option').length === 1`)
@@ -192,40 +234,13 @@ func TestBrowser(t *testing.T) {
 		chromedp.KeyEvent(`{celsius: ((.currentTemperature - 32) * 5 / 9 | floor), asset: $asset}`),
 		chromedp.Click(chromedp.ID("pg-run")))
 	waitFor(t, b, "the new message", `document.getElementById('pg-result').innerText.includes('{"asset":"boiler-1","celsius":21}')`)
-	result := read[string](t, b, `document.getElementById('pg-result').innerText`)
-	if !strings.Contains(result, "plant/boiler-1/status") {
-		t.Errorf("the result has no topic:\n%s", result)
+	if s := read[string](t, b, `document.getElementById('pg-result').innerText`); !strings.Contains(s, "plant/boiler-1/status") {
+		t.Errorf("the result has no topic:\n%s", s)
 	}
 	testCase := read[string](t, b, `document.getElementById('pg-testcase').textContent`)
 	if !strings.Contains(testCase, "\n  input: {\"currentTemperature\":71.30,\"desiredTemperature\":72.5}\n") ||
 		!strings.Contains(testCase, "\n  output: {\"asset\":\"boiler-1\",\"celsius\":21}\n") {
 		t.Errorf("the test case:\n%s", testCase)
-	}
-	screenshot(t, b, screenshots, "statuspage-playground.png")
-
-	// Where events do not get through (a proxy that refuses them), the
-	// page polls and says so.
-	noEvents := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/api/events" {
-			http.Error(w, "no streaming here", http.StatusBadGateway)
-			return
-		}
-		statusPage.ServeHTTP(w, r)
-	}))
-	defer noEvents.Close()
-	do(t, b, "load the page without events", chromedp.Navigate(noEvents.URL))
-	waitFor(t, b, "polling", `document.getElementById('live').textContent === 'polling' && document.querySelectorAll('#rows tr').length === 3`)
-	fake.change("boiler-1", "status", func(d *Dataset) { d.Samples = 122 })
-	waitFor(t, b, "the polled update of boiler-1", `[...document.querySelectorAll('#rows tr')].some(tr => tr.querySelector('.col-samples').textContent === '122')`)
-
-	for _, p := range problems() {
-		if strings.Contains(p, noEvents.URL+"/api/events") { // the refused stream
-			continue
-		}
-		t.Errorf("the page: %s", p)
-	}
-	if n := fake.tryCalls.Load(); n != 1 {
-		t.Errorf("%d tries, want 1", n)
 	}
 }
 
