@@ -246,11 +246,12 @@ func TestExamplesLoad(t *testing.T) {
 		}
 		aio[f] = &fstest.MapFile{Data: b}
 	}
-	cfg, err := l.LoadDir(aio, ".", "examples/aio")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := cfg.Assets[0].Datasets[0]; d.Interval != 4*time.Second || d.Targets[0].Topic != "machine/thermostat1/status" {
-		t.Errorf("examples/aio: %+v", d)
+	// Standalone, its state store destination is refused, and nothing
+	// else (examples/aio TestWalkthroughResourcesPlan plans it as Akri
+	// mode does).
+	_, err := l.LoadDir(aio, ".", "examples/aio")
+	want := `examples/aio/thermostat-asset.yaml:35: asset "my-rest-thermostat-asset" dataset "thermostat_status": spec.datasets[0].destinations[1]: target BrokerStateStore writes to the AIO broker state store, which only Akri mode has: standalone, use an Mqtt destination`
+	if err == nil || err.Error() != want {
+		t.Errorf("examples/aio standalone: %v\nwant %s", err, want)
 	}
 }

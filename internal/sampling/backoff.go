@@ -103,6 +103,7 @@ func (s *Sampler) setupFaults() {
 func (s *Sampler) skipTick() bool {
 	if s.skips.skipTick() {
 		s.c.Skipped.Add(1)
+		s.st.skipped.Add(1)
 		return true
 	}
 	return false
@@ -119,4 +120,11 @@ func (s *Sampler) recordDevice(err error) {
 	case ended:
 		s.logger().Info().Int("skipped_ticks", skipped).Dur("after", s.opts.Now().Sub(since)).Msg("device answers again; polling at the normal rhythm")
 	}
+}
+
+// backingOff reports whether ticks are being skipped.
+func (b *backoff) backingOff() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.active
 }

@@ -154,6 +154,7 @@ func (s *Sampler) dedup(ctx context.Context, msgs []*mqttclient.Message) ([]*mqt
 		k := keyText(out)
 		if s.carry.seen[k] || batch[k] {
 			s.c.Duplicates.Add(1)
+			s.st.duplicates.Add(1)
 			continue
 		}
 		batch[k] = true
@@ -339,6 +340,11 @@ func (sm *sample) carried(now time.Time, input any, msgs []*mqttclient.Message) 
 	switch {
 	case s.decidesEarly():
 		out.values = sm.pointValues() // decided already: these let it through
+	case s.reports() && len(s.ds.Points) > 0:
+		// The data points' values, whatever the mapping makes of them:
+		// the rules are theirs (a dataset rule is each one's default).
+		out.values = sm.pointValues()
+		out.publish = s.reported(out.values, now)
 	case s.reports():
 		out.values = sm.messageValues(msgs)
 		out.publish = s.reported(out.values, now)
@@ -399,7 +405,7 @@ func parseTime(v any) (time.Time, error) {
 }
 
 // messageValues are the values report by exception compares for a
-// dataset without data points, or with a dataset mapping: its messages'.
+// dataset without data points: its messages'.
 func (sm *sample) messageValues(msgs []*mqttclient.Message) map[string]any {
 	s := sm.s
 	out := s.scratchValues()

@@ -100,6 +100,7 @@ func (sm *sample) fetchDynamic() error {
 		} else {
 			sm.resps[i].r, err = s.client.DoRetry(sm.rctx, r, s.retry)
 			s.c.Requests.Add(1)
+			s.observe(sm.resps[i].r)
 		}
 		if err != nil {
 			sm.resps[i].err = err
@@ -134,6 +135,7 @@ func (sm *sample) pages(r *fetch.Request) error {
 		if err != nil {
 			return err
 		}
+		s.observe(resp)
 		if rs.r != nil {
 			rs.r.Release()
 		}

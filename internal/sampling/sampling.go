@@ -90,6 +90,9 @@ type Options struct {
 	StateStore interface {
 		Set(key string, value []byte)
 	}
+	// Latency, if set, is told how long each answered request took (the
+	// metrics' histogram).
+	Latency interface{ Observe(time.Duration) }
 	// State, if set, keeps what the samples carry over (a window, a
 	// cursor, deduplication keys, the last published values) across
 	// restarts.
@@ -122,6 +125,7 @@ type Sampler struct {
 	dyn       bool      // requests rendered for each sample (see dynamic.go)
 	carrying  bool      // samples carry something over (see carry.go)
 	stateOnce sync.Once // loads carry
+	st        stats     // the dataset's own totals (see stats.go)
 	carry     carried   // what samples carry over; samples of a dataset never overlap
 	out       outcome   // the last sample's, reused
 }
@@ -219,10 +223,13 @@ func (s *Sampler) Sample(ctx context.Context, tick time.Time) {
 		return
 	}
 	s.c.Samples.Add(1)
+	s.st.samples.Add(1)
+	s.st.lastSample.Store(tick.UnixNano())
 	defer func() {
 		if p := recover(); p != nil {
 			s.c.Panics.Add(1)
 			s.c.Failures.Add(1)
+			s.st.failed(errors.New("panic"))
 			s.logger().Error().Str("panic", fmt.Sprint(p)).Str("stack", string(debug.Stack())).Msg("sample panicked; the next tick runs again")
 			s.setState(fmt.Errorf("internal error: %v", p))
 		}
@@ -232,6 +239,7 @@ func (s *Sampler) Sample(ctx context.Context, tick time.Time) {
 	switch {
 	case err == nil && out != nil && !out.publish:
 		s.c.Suppressed.Add(1)
+		s.st.suppressed.Add(1)
 		s.commit(out)
 	case err == nil:
 		if err = s.publish(ctx, msgs); err == nil {
@@ -243,6 +251,7 @@ func (s *Sampler) Sample(ctx context.Context, tick time.Time) {
 			return // stopping, not failing
 		}
 		s.c.Failures.Add(1)
+		s.st.failed(err)
 	}
 	s.recordDevice(err)
 	s.setState(err)
@@ -348,6 +357,7 @@ func (s *Sampler) publish(ctx context.Context, msgs []*mqttclient.Message) error
 	s.setFiltering(len(msgs) == 0)
 	if len(msgs) == 0 {
 		s.c.Filtered.Add(1)
+		s.st.filtered.Add(1)
 		return nil
 	}
 	var errs []error
@@ -359,6 +369,7 @@ func (s *Sampler) publish(ctx context.Context, msgs []*mqttclient.Message) error
 			}
 			s.opts.StateStore.Set(key, m.Payload)
 			s.c.Messages.Add(1)
+			s.st.messages.Add(1)
 			continue
 		}
 		if err := s.pub.Publish(ctx, m); err != nil {
@@ -367,6 +378,11 @@ func (s *Sampler) publish(ctx context.Context, msgs []*mqttclient.Message) error
 			continue
 		}
 		s.c.Messages.Add(1)
+		s.st.messages.Add(1)
+		s.st.lastMessage.Store(&m.Payload)
+	}
+	if len(errs) < len(msgs) {
+		s.st.lastPublish.Store(s.opts.Now().UnixNano())
 	}
 	return errors.Join(errs...)
 }
@@ -692,6 +708,7 @@ func (sm *sample) fetch() error {
 		if err := sm.resps[i].err; err != nil {
 			errs = append(errs, err)
 		}
+		s.observe(sm.resps[i].r)
 	}
 	if len(errs) > 0 {
 		return &deviceError{errors.Join(errs...)}
