@@ -1,7 +1,5 @@
-//go:build enginebug
-
-// Report by exception with a dataset mapping (engine bug, see the
-// README's "Engine problem"): go test -tags enginebug ./examples/drift
+// Report by exception with a dataset mapping: the rules judge the data
+// points' values, not the mapped message.
 package drift
 
 import (
