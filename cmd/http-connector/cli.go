@@ -174,6 +174,7 @@ type settingFlags struct {
 const (
 	withConfig = 1 << iota // --config
 	withBroker             // --broker, --client-id
+	withOps                // --metrics-addr, --status-page
 )
 
 func addSettingFlags(fs *flag.FlagSet, which int) *settingFlags {
@@ -195,6 +196,11 @@ func addSettingFlags(fs *flag.FlagSet, which int) *settingFlags {
 	if which&withBroker != 0 {
 		add("broker", "broker", "", "MQTT broker `URL` (mqtt://host:port, mqtts://host:port); empty starts the embedded broker on "+def.EmbeddedBroker)
 		add("client-id", "clientId", def.ClientID, "MQTT client `id`")
+	}
+	if which&withOps != 0 {
+		add("metrics-addr", "metricsAddr", "", "serve /metrics, /healthz and /readyz on this `address` (host:port, or a port on loopback); off unless set")
+		fs.Bool("status-page", false, "also serve the status page and mapping playground on --metrics-addr")
+		sf.keys["status-page"] = "statusPage"
 	}
 	add("log-level", "logLevel", string(def.LogLevel), "log `level`: trace, debug, info, warn, error")
 	add("log-format", "logFormat", "", "log `format`: console or json (default console)")

@@ -17,7 +17,7 @@ import (
 
 func cmdRun(ctx context.Context, e *env, args []string) int {
 	fs := newFlagSet("run", "Samples every enabled asset of the configuration and publishes its datasets to MQTT\nuntil interrupted (SIGINT or SIGTERM).", e)
-	sf := addSettingFlags(fs, withConfig|withBroker)
+	sf := addSettingFlags(fs, withConfig|withBroker|withOps)
 	fs.String("pprof", "", "serve net/http/pprof on this loopback `address` (host:port); off unless set")
 	sf.keys["pprof"] = "pprof"
 	statsFile := fs.String("stats-file", "", "write running totals and sample start lateness as JSON lines to `file` every second (for benchmarks)")

@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/http-connector/http-connector/internal/testing/logbuf"
 	"github.com/http-connector/http-connector/internal/testing/testcert"
+	"github.com/http-connector/http-connector/internal/testing/wait"
 )
 
 // TestSecretsNeverShow runs validate, try and run on a configuration with a
@@ -62,10 +65,59 @@ func TestSecretsNeverShow(t *testing.T) {
 			}
 		}
 	}
+	f.statusPage(t)
 	for _, check := range f.checks {
 		check(t)
 	}
 	f.noLeaks(t)
+}
+
+// statusPage runs the connector with its status page and records what
+// the page's API shows: every dataset, the connector and its settings, a
+// try of every dataset, and the metrics.
+func (f *secretsFixture) statusPage(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var logs logbuf.Buffer
+	done := make(chan int, 1)
+	args := []string{"run", "--config", filepath.Join(f.dir, "config"), "--log-level", "trace", "--log-format", "json",
+		"--metrics-addr", "127.0.0.1:0", "--status-page"}
+	go func() { done <- run(ctx, args, f.environ, io.Discard, &logs) }()
+	defer func() {
+		cancel()
+		code := <-done
+		f.mu.Lock()
+		fmt.Fprintf(&f.out, "### run with the status page (exit %d)\n%s", code, logs.String())
+		f.mu.Unlock()
+	}()
+	c := &opsConnector{logs: &logs}
+	c.waitForListener(t, nil)
+	var list struct {
+		Rows []struct{ Asset, Dataset string }
+	}
+	wait.Until(t, "every dataset sampled", func() error {
+		code, body := c.get("/api/datasets?size=500")
+		if err := json.Unmarshal([]byte(body), &list); code != http.StatusOK || err != nil {
+			return fmt.Errorf("%d %s", code, body)
+		}
+		if strings.Contains(body, `"samples":0`) {
+			return errors.New("some dataset not sampled yet")
+		}
+		return nil
+	})
+	record := func(what string, code int, body string) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		fmt.Fprintf(&f.out, "### status page %s (%d)\n%s\n", what, code, body)
+	}
+	for _, path := range []string{"/api/datasets?size=500", "/api/connector", "/api/mappings", "/metrics"} {
+		code, body := c.get(path)
+		record(path, code, body)
+	}
+	for _, r := range list.Rows {
+		code, body := c.post(t, "/api/try", fmt.Sprintf(`{"asset":%q,"dataset":%q}`, r.Asset, r.Dataset))
+		record("try "+r.Asset+" "+r.Dataset, code, body)
+	}
 }
 
 // refusedIn reports whether a line of the logs says that device refuses

@@ -39,6 +39,8 @@ type running struct {
 	actions  []*aiorpc.Executor // of its management actions
 	secrets  []string           // names of the secrets of its requests' placeholders
 	print    string             // of their content when it started
+	// lookup reads the secrets of its placeholders; nil without any.
+	lookup func(placeholder.Ref) (string, error)
 }
 
 // Apply makes the running assets exactly the active ones of assets: new
@@ -46,12 +48,16 @@ type running struct {
 // errors of assets that could not start; the others run regardless.
 func (rt *Runtime) Apply(ctx context.Context, assets []*plan.Asset) error {
 	want := map[string]*plan.Asset{}
+	disabled := map[string]*plan.Asset{}
 	for _, a := range assets {
 		if a.Active() {
 			want[a.Name] = a
+		} else {
+			disabled[a.Name] = a
 		}
 	}
 	rt.mu.Lock()
+	rt.disabled = disabled
 	var stale []string
 	for name := range rt.assets {
 		if _, ok := want[name]; !ok {
@@ -77,10 +83,19 @@ func (rt *Runtime) Apply(ctx context.Context, assets []*plan.Asset) error {
 }
 
 // Set starts a's samplers, replacing the running asset of that name if its
-// definition changed.
+// definition changed. An asset that is not active (it or its device is
+// disabled) stops, and is listed as disabled.
 func (rt *Runtime) Set(ctx context.Context, a *plan.Asset) error {
+	if !a.Active() {
+		err := rt.Remove(ctx, a.Name)
+		rt.mu.Lock()
+		rt.disabled[a.Name] = a
+		rt.mu.Unlock()
+		return err
+	}
 	rt.mu.Lock()
 	old := rt.assets[a.Name]
+	delete(rt.disabled, a.Name)
 	rt.mu.Unlock()
 	if old != nil {
 		if old.plan.Fingerprint == a.Fingerprint {
@@ -109,6 +124,7 @@ func (rt *Runtime) start(a *plan.Asset) error {
 		}
 		r.print = print
 		lookup = credentials.Lookup(values)
+		r.lookup = lookup
 	}
 	hooks := rt.setup.Hooks
 	for _, d := range a.Datasets {
@@ -141,6 +157,7 @@ func (rt *Runtime) Remove(ctx context.Context, name string) error {
 	rt.mu.Lock()
 	r := rt.assets[name]
 	delete(rt.assets, name)
+	delete(rt.disabled, name)
 	rt.mu.Unlock()
 	if r == nil {
 		return nil

@@ -31,6 +31,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -84,6 +85,9 @@ type Setup struct {
 	}
 	// Close, if set, is called at the very end (the embedded broker stops).
 	Close func()
+	// Library, if set, gives the source's library of named mappings, for
+	// the status page's playground.
+	Library func() plan.Library
 	// LoadTime is how long loading the configuration took, for the stats
 	// file.
 	LoadTime time.Duration
@@ -132,6 +136,18 @@ type Options struct {
 	StatsFile string
 	// Pprof, if set, serves net/http/pprof on this loopback address.
 	Pprof string
+	// MetricsAddr, if set, is where the operations listener serves
+	// /metrics, /healthz and /readyz (a bare port: on loopback).
+	MetricsAddr string
+	// OpsListener, if set, is the operations listener's socket, instead
+	// of listening on MetricsAddr (the demo and tests open their own).
+	OpsListener net.Listener
+	// StatusPage also serves the status page and its playground at / of
+	// the operations listener.
+	StatusPage bool
+	// StatusPageHosts are the host names, besides localhost and IP
+	// addresses, the status page answers to.
+	StatusPageHosts []string
 	// LowGCWhileStarting keeps the garbage collector's target low until
 	// the source is ready (see startgc.go).
 	LowGCWhileStarting bool
@@ -152,6 +168,9 @@ type Options struct {
 	// Ctrl-C): the goodbye, the flush and the disconnect stop at once, and
 	// what is still queued is kept in the spool or lost.
 	Abort context.Context
+	// Settings are the connector's settings as the status page shows them,
+	// secrets already redacted.
+	Settings map[string]any
 }
 
 // FromSettings are the options the connector settings give.
@@ -168,6 +187,10 @@ func FromSettings(s *settings.Settings, log zerolog.Logger) Options {
 		ShutdownTimeout: s.ShutdownTimeout,
 		Pprof:           s.Pprof,
 		ReadyFile:       s.ReadyFile,
+		MetricsAddr:     s.MetricsAddr,
+		StatusPage:      s.StatusPage,
+		StatusPageHosts: s.StatusPageHosts,
+		Settings:        s.Shown(),
 	}
 }
 
@@ -189,19 +212,21 @@ func (o *Options) defaults() {
 
 // Runtime is a running connector, as its source sees it.
 type Runtime struct {
-	opts    Options
-	log     zerolog.Logger
-	setup   Setup
-	client  *mqttclient.Client
-	pub     *publish.Publisher
-	sched   *schedule.Scheduler
-	began   time.Time
-	stats   *statsWriter
-	gc      *startupGC
-	ready   sync.Once
-	started atomic.Bool    // Ready was called
-	sources sync.WaitGroup // the source's goroutines
-	srcCtx  context.Context
+	opts   Options
+	log    zerolog.Logger
+	setup  Setup
+	client *mqttclient.Client
+	pub    *publish.Publisher
+	// pubStarted is pub for the operations listener, which starts first.
+	pubStarted atomic.Pointer[publish.Publisher]
+	sched      *schedule.Scheduler
+	began      time.Time
+	stats      *statsWriter
+	gc         *startupGC
+	ready      sync.Once
+	started    atomic.Bool    // Ready was called
+	sources    sync.WaitGroup // the source's goroutines
+	srcCtx     context.Context
 
 	clock    *aiorpc.Clock // of the management actions' executors
 	counters sampling.Counters
@@ -211,13 +236,14 @@ type Runtime struct {
 	mu        sync.Mutex
 	endpoints map[string]*endpoint
 	assets    map[string]*running
+	disabled  map[string]*plan.Asset // assets not active, for the status page
 }
 
 // Run runs src until ctx ends, as the package comment says. A source's
 // configuration problems are returned before anything is dialled.
 func Run(ctx context.Context, src Source, o Options) (err error) {
 	o.defaults()
-	rt := &Runtime{opts: o, log: o.Logger, began: time.Now(), endpoints: map[string]*endpoint{}, assets: map[string]*running{}, clock: aiorpc.NewClock()}
+	rt := &Runtime{opts: o, log: o.Logger, began: time.Now(), endpoints: map[string]*endpoint{}, assets: map[string]*running{}, disabled: map[string]*plan.Asset{}, clock: aiorpc.NewClock()}
 	if b := o.Build; b.Version != "" {
 		ev := rt.log.Info().Str("version", b.Version)
 		if b.Revision != "" {
@@ -256,6 +282,13 @@ func Run(ctx context.Context, src Source, o Options) (err error) {
 		return err
 	}
 	defer rt.disconnect(ctx)
+	if o.MetricsAddr != "" || o.OpsListener != nil {
+		stop, err := rt.serveOps()
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	broker := rt.brokerURL()
 	waitCtx, cancel := context.WithTimeout(ctx, o.ConnectWait)
 	if err := rt.client.AwaitConnection(waitCtx); err != nil && ctx.Err() == nil {
@@ -265,6 +298,7 @@ func Run(ctx context.Context, src Source, o Options) (err error) {
 	if rt.pub, err = publish.Start(ctx, rt.client, o.Publish); err != nil {
 		return err
 	}
+	rt.pubStarted.Store(rt.pub)
 	defer func() {
 		if ferr := rt.flush(ctx); err == nil {
 			err = ferr
@@ -376,6 +410,9 @@ func (rt *Runtime) brokerURL() string {
 
 // MQTT is the connection; sources use it for their own RPC (ADR).
 func (rt *Runtime) MQTT() *mqttclient.Client { return rt.client }
+
+// publisher is pub once it started, from any goroutine; nil before.
+func (rt *Runtime) publisher() *publish.Publisher { return rt.pubStarted.Load() }
 
 // Publisher is the queue dataset messages go through.
 func (rt *Runtime) Publisher() *publish.Publisher { return rt.pub }

@@ -22,11 +22,16 @@ import (
 	"github.com/http-connector/http-connector/internal/mqttclient"
 	"github.com/http-connector/http-connector/internal/settings"
 	"github.com/http-connector/http-connector/internal/source/folder"
+	"github.com/http-connector/http-connector/internal/version"
 )
 
 // DefaultThermostatAddr is where the example thermostat listens, as in the
 // walkthrough's device.
 const DefaultThermostatAddr = "127.0.0.1:3000"
+
+// DefaultStatusAddr is where the demo serves the status page, /metrics,
+// /healthz and /readyz unless the metricsAddr setting says otherwise.
+const DefaultStatusAddr = "127.0.0.1:9464"
 
 // Options configure the demo.
 type Options struct {
@@ -36,6 +41,8 @@ type Options struct {
 	ThermostatAddr string
 	Logger         zerolog.Logger
 	Getenv         func(string) (string, bool)
+	// Build is the connector's build, for the logs and the status page.
+	Build version.Info
 	// Messages receives "topic payload" lines; Notes a line for the user.
 	Messages, Notes io.Writer
 }
@@ -79,15 +86,41 @@ func Run(ctx context.Context, o Options) error {
 		Getenv:             o.Getenv,
 		FallbackBrokerPort: true,
 	})
+	var ops net.Listener
+	if o.Settings.MetricsAddr == "" {
+		if ops, err = listenOrFree(DefaultStatusAddr, log); err != nil {
+			return fmt.Errorf("demo: status page: %w", err)
+		}
+		defer ops.Close() // if the run ends before serving it
+		s := *o.Settings
+		s.MetricsAddr, s.StatusPage = ops.Addr().String(), true
+		o.Settings = &s
+	}
 	opts := connector.FromSettings(o.Settings, log)
+	opts.OpsListener = ops
+	opts.Build = o.Build
 	opts.Ready = func(brokerURL string) {
 		if err := p.start(ctx, brokerURL, log); err != nil {
 			log.Error().Err(err).Msg("demo subscriber")
 			return
 		}
+		if opts.StatusPage {
+			fmt.Fprintf(o.Notes, "Status page and mapping playground: http://%s/\n", opts.MetricsAddr)
+		}
 		fmt.Fprintf(o.Notes, "Printing every message published on %s; Ctrl-C stops.\n", brokerURL)
 	}
 	return connector.Run(ctx, src, opts)
+}
+
+// listenOrFree listens on addr, or on a free loopback port if addr is in
+// use.
+func listenOrFree(addr string, log zerolog.Logger) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		log.Warn().Err(err).Msg("status page address in use; taking a free port")
+		ln, err = net.Listen("tcp", "127.0.0.1:0")
+	}
+	return ln, err
 }
 
 // printer prints every message of the broker.

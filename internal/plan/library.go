@@ -98,3 +98,6 @@ func (lib Library) suggest(name string) string {
 	sort.Strings(names)
 	return " (namespaces: " + strings.Join(names, ", ") + ")"
 }
+
+// Library is the planner's library of named mappings; never modified.
+func (pl *Planner) Library() Library { return pl.library }

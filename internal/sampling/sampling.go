@@ -281,6 +281,9 @@ func (s *Sampler) Try(ctx context.Context) (*Trace, error) {
 			break // the pages are the request's trace
 		}
 		rt := RequestTrace{Request: sm.requestName(i), Err: rs.err}
+		if se := (*fetch.StatusError)(nil); errors.As(rs.err, &se) {
+			rt.Status, rt.Body = se.Code, []byte(se.Snippet) // the device answered
+		}
 		if rs.r != nil && rs.err == nil {
 			rt = requestTrace(rt.Request, rs.r, rs)
 		}

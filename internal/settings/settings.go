@@ -9,12 +9,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -92,6 +94,16 @@ type Settings struct {
 	Secrets Secrets `koanf:"secrets"`
 	// Pprof, if set, serves net/http/pprof on this loopback address.
 	Pprof string `koanf:"pprof"`
+	// MetricsAddr, if set, is where /metrics, /healthz and /readyz are
+	// served: host:port, or a port of the loopback interface.
+	MetricsAddr string `koanf:"metricsAddr"`
+	// StatusPage also serves the status page and its mapping playground
+	// on MetricsAddr.
+	StatusPage bool `koanf:"statusPage"`
+	// StatusPageHosts are the host names (besides localhost and IP
+	// addresses) the status page answers to; comma-separated in flags and
+	// the environment.
+	StatusPageHosts []string `koanf:"statusPageHosts"`
 }
 
 // DefaultAkriReadyFile is the ready file of Akri mode, which the readiness
@@ -261,6 +273,14 @@ func (s *Settings) check() error {
 	if s.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("settings: shutdownTimeout: must be positive"))
 	}
+	if s.MetricsAddr != "" {
+		if _, err := ListenAddress(s.MetricsAddr); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if s.StatusPage && s.MetricsAddr == "" {
+		errs = append(errs, fmt.Errorf("settings: statusPage: it is served on metricsAddr, which is not set"))
+	}
 	switch s.LogLevel {
 	case LogTrace, LogDebug, LogInfo, LogWarn, LogError:
 	default:
@@ -272,6 +292,51 @@ func (s *Settings) check() error {
 		errs = append(errs, fmt.Errorf("settings: logFormat: %q is not console or json", s.LogFormat))
 	}
 	return errors.Join(errs...)
+}
+
+// ListenAddress is the address the operations listener binds for a
+// metricsAddr setting: a bare port is a port of the loopback interface, so
+// that nothing is reachable from the network unless a host says so.
+func ListenAddress(setting string) (string, error) {
+	if _, err := strconv.ParseUint(setting, 10, 16); err == nil {
+		return net.JoinHostPort("127.0.0.1", setting), nil
+	}
+	if _, _, err := net.SplitHostPort(setting); err != nil {
+		return "", fmt.Errorf("settings: metricsAddr: %q is neither host:port nor a port", setting)
+	}
+	return setting, nil
+}
+
+// Shown are the settings as the status page shows them, by key: every
+// one, with the password of a broker URL redacted. (The settings hold no
+// secret themselves, only the names and files of secrets.)
+func (s *Settings) Shown() map[string]any {
+	out := map[string]any{}
+	var walk func(v reflect.Value, into map[string]any)
+	walk = func(v reflect.Value, into map[string]any) {
+		t := v.Type()
+		for i := 0; i < t.NumField(); i++ {
+			key, f := t.Field(i).Tag.Get("koanf"), v.Field(i)
+			switch {
+			case f.Kind() == reflect.Struct:
+				sub := map[string]any{}
+				walk(f, sub)
+				into[key] = sub
+			case f.Type() == reflect.TypeOf(time.Duration(0)):
+				into[key] = f.Interface().(time.Duration).String()
+			default:
+				into[key] = f.Interface()
+			}
+		}
+	}
+	walk(reflect.ValueOf(*s), out)
+	if u, err := url.Parse(s.Broker); err == nil && u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), "REDACTED")
+		}
+		out["broker"] = u.String()
+	}
+	return out
 }
 
 // EnvNames maps each scalar setting's environment variable to its key:

@@ -103,6 +103,7 @@ func (s *Source) Prepare(context.Context) (connector.Setup, error) {
 		State:        s.state,
 		StateStore:   s.store,
 		ServeActions: true,
+		Library:      s.w.mappings,
 		Hooks: connector.Hooks{
 			Decorate: s.w.decorator,
 			DatasetState: func(asset, dataset string, err error) {

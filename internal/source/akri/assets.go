@@ -104,7 +104,12 @@ func (w *worker) planAsset(ctx context.Context, as *assetState) {
 
 	// Start or stop sampling.
 	switch {
-	case p == nil || !p.Enabled || !p.Endpoint.Enabled || len(p.Datasets)+len(p.Actions) == 0:
+	case p != nil && !p.Active():
+		if err := w.rt.Set(ctx, p); err != nil { // stops it, listed as disabled
+			log.Warn().Err(err).Msg("stopping the asset")
+		}
+		as.running = nil
+	case p == nil || len(p.Datasets)+len(p.Actions) == 0:
 		if err := w.rt.Remove(ctx, as.name); err != nil {
 			log.Warn().Err(err).Msg("stopping the asset")
 		}
@@ -220,7 +225,7 @@ func (w *worker) reloadMappings(ctx context.Context) {
 			w.log.Info().Msg("mapping files changed")
 		}
 		w.mappingError = ""
-		w.planner = p
+		w.setPlanner(p)
 	}
 	for _, as := range w.assets {
 		w.planAsset(ctx, as)

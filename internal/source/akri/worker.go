@@ -3,6 +3,7 @@ package akri
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -74,20 +75,41 @@ type worker struct {
 
 	planner      *plan.Planner
 	mappingError string // why the mapping files could not be reloaded
+	// library is planner's mapping library, for other goroutines (the
+	// status page).
+	library atomic.Pointer[plan.Library]
 
 	endpoints map[akrimount.EndpointRef]*endpointState
 	assets    map[string]*assetState // asset names are unique in a namespace
 }
 
 func newWorker(o Options, log zerolog.Logger) *worker {
-	return &worker{
+	w := &worker{
 		opts: o, log: log,
 		signal:    make(chan struct{}, 1),
-		planner:   o.Planner,
 		decor:     map[string]*datasetDecor{},
 		endpoints: map[akrimount.EndpointRef]*endpointState{},
 		assets:    map[string]*assetState{},
 	}
+	w.setPlanner(o.Planner)
+	return w
+}
+
+// setPlanner plans with p from now on.
+func (w *worker) setPlanner(p *plan.Planner) {
+	w.planner = p
+	if p != nil {
+		lib := p.Library()
+		w.library.Store(&lib)
+	}
+}
+
+// mappings is the library of the planner, from any goroutine.
+func (w *worker) mappings() plan.Library {
+	if lib := w.library.Load(); lib != nil {
+		return *lib
+	}
+	return nil
 }
 
 // post queues an event; it never blocks (callers are MQTT and sampler

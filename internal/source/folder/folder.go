@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -52,6 +53,9 @@ type Source struct {
 	log    zerolog.Logger
 	loader *config.Loader
 	cfg    *config.Config
+	// library is the mapping library of the configuration running, for
+	// the status page.
+	library atomic.Pointer[plan.Library]
 }
 
 // New returns the source of a folder; nothing is read before Prepare.
@@ -75,6 +79,7 @@ func (s *Source) Prepare(ctx context.Context) (connector.Setup, error) {
 		return connector.Setup{}, err
 	}
 	s.loader, s.cfg = loader, cfg
+	s.keepLibrary(cfg)
 	if cfg.Empty() {
 		s.log.Warn().Str("folder", s.opts.Display).Strs("skipped_subfolders", cfg.Skipped).
 			Msg("no Device or Asset resources in the configuration folder (only its own *.yaml, *.yml and *.json files are read); nothing is sampled until some are added")
@@ -85,7 +90,7 @@ func (s *Source) Prepare(ctx context.Context) (connector.Setup, error) {
 	for _, n := range cfg.Notes {
 		s.log.Info().Msg(n)
 	}
-	setup := connector.Setup{Secrets: Secrets(s.opts.Settings, s.opts.Getenv), LoadTime: time.Since(began)}
+	setup := connector.Setup{Secrets: Secrets(s.opts.Settings, s.opts.Getenv), LoadTime: time.Since(began), Library: s.mappings}
 	var closers []func()
 	if dir := s.opts.Settings.StateDir; dir != "" {
 		st, err := statefile.Open(dir, s.log)
@@ -136,6 +141,22 @@ func (s *Source) Run(ctx context.Context, rt *connector.Runtime) error {
 		return nil
 	}
 	<-ctx.Done()
+	return nil
+}
+
+// keepLibrary keeps the mapping library of cfg for mappings.
+func (s *Source) keepLibrary(cfg *config.Config) {
+	if cfg.Mappings != nil {
+		lib := cfg.Mappings.Plan()
+		s.library.Store(&lib)
+	}
+}
+
+// mappings is the mapping library of the configuration running.
+func (s *Source) mappings() plan.Library {
+	if lib := s.library.Load(); lib != nil {
+		return *lib
+	}
 	return nil
 }
 

@@ -22,6 +22,7 @@ func (s *Source) watch(ctx context.Context, rt *connector.Runtime) {
 	r := &reloader{
 		load:    func() (*config.Config, error) { return s.loader.LoadDir(s.opts.Config, ".", s.opts.Display) },
 		apply:   rt.Apply,
+		loaded:  s.keepLibrary,
 		log:     s.log,
 		running: fingerprints(s.cfg.Active()),
 	}
@@ -44,6 +45,7 @@ func (s *Source) watch(ctx context.Context, rt *connector.Runtime) {
 type reloader struct {
 	load    func() (*config.Config, error)
 	apply   func(ctx context.Context, assets []*plan.Asset) error
+	loaded  func(*config.Config) // a good configuration is applied
 	log     zerolog.Logger
 	running map[string]string // active asset → fingerprint
 	failed  string            // the problems of the last rejected load
@@ -83,6 +85,9 @@ func (r *reloader) reload(ctx context.Context) {
 	recovered := r.failed != ""
 	r.failed = ""
 	r.running = next
+	if r.loaded != nil {
+		r.loaded(cfg)
+	}
 	if err := r.apply(ctx, cfg.Assets); err != nil {
 		r.log.Error().Err(err).Msg("some assets could not start")
 	}
