@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/eclipse/paho.golang/autopaho"
@@ -108,6 +109,7 @@ type Client struct {
 
 	wg    sync.WaitGroup // goroutines started from connection callbacks
 	reach *reachability
+	ups   atomic.Int64 // connections made
 }
 
 // redactURL is u without user information.
@@ -244,6 +246,7 @@ func (c *Client) buildConnect(cp *paho.Connect, _ *url.URL) (*paho.Connect, erro
 }
 
 func (c *Client) connectionUp(ctx context.Context, cm *autopaho.ConnectionManager, sessionPresent bool) {
+	c.ups.Add(1)
 	c.reach.connected(sessionPresent)
 	c.wg.Add(1)
 	go func() {
@@ -441,6 +444,10 @@ func (c *Client) Reauthenticate(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Reconnects is how many times the client connected again after its
+// first connection.
+func (c *Client) Reconnects() int64 { return max(c.ups.Load()-1, 0) }
 
 // Close disconnects (ending the session) and stops reconnecting. It waits for
 // the goroutines the client started.

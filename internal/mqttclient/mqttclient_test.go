@@ -51,6 +51,9 @@ func TestSubscriptionsSurviveBrokerRestart(t *testing.T) {
 	}
 	publish("before")
 	receive("before")
+	if n := pub.Reconnects(); n != 0 {
+		t.Errorf("%d reconnects before the broker went away", n)
+	}
 
 	b.Kill()
 	if err := b.Restart(); err != nil {
@@ -59,6 +62,9 @@ func TestSubscriptionsSurviveBrokerRestart(t *testing.T) {
 	wait.For(t, "reconnection of both clients", func() bool { return sub.Connected() && pub.Connected() })
 	publish("after")
 	receive("after")
+	if n := pub.Reconnects(); n != 1 {
+		t.Errorf("%d reconnects, want 1", n)
+	}
 }
 
 func TestMatchTopic(t *testing.T) {

@@ -233,6 +233,14 @@ func (p *Publisher) Len() int {
 	return p.unacknowledged()
 }
 
+// SpoolBytes is the size of the spool's files on disk; 0 without a spool.
+func (p *Publisher) SpoolBytes() int64 {
+	if p.spool == nil {
+		return 0
+	}
+	return p.spool.size.Load()
+}
+
 // unacknowledged is Len. Caller holds mu.
 func (p *Publisher) unacknowledged() int {
 	return p.waiting() + p.inflight

@@ -569,8 +569,10 @@ func testSpoolReplaysOnlyWhatWasNotAcknowledged(t *testing.T) {
 	defer cancel()
 	_ = p.Close(ctx)
 
-	c2 := newFake(true)
+	c2 := newFake(false)
 	p2, _ := start(t, c2, Options{SpoolDir: dir})
+	checkSpoolBytes(t, p2, dir) // what the last run left
+	c2.set(true)
 	wait.For(t, "replay", func() bool { return p2.Len() == 0 })
 	if got, want := c2.delivered(), seq(4, 6); !slices.Equal(got, want) {
 		t.Errorf("replayed %v, want %v", got, want)
@@ -628,6 +630,7 @@ func testSpoolRotatesAndRemovesSegments(t *testing.T) {
 	if got := len(segmentFiles(t, dir)); got != 3 {
 		t.Errorf("%d spool files for %d records, want 3 segments", got, 2*segmentRecords+10)
 	}
+	checkSpoolBytes(t, p, dir)
 	c.set(true)
 	wait.For(t, "delivery", func() bool { return p.Len() == 0 })
 	// Finished segments go as soon as they are delivered; the active one
@@ -635,6 +638,7 @@ func testSpoolRotatesAndRemovesSegments(t *testing.T) {
 	if got := segmentFiles(t, dir); len(got) > 2 {
 		t.Errorf("spool files after delivery: %v, want only the active segment and its done file", got)
 	}
+	checkSpoolBytes(t, p, dir)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	if err := p.Close(ctx); err != nil {
@@ -642,6 +646,22 @@ func testSpoolRotatesAndRemovesSegments(t *testing.T) {
 	}
 	if got := segmentFiles(t, dir); len(got) != 0 {
 		t.Errorf("spool files after Close: %v, want none", got)
+	}
+}
+
+// checkSpoolBytes checks that SpoolBytes is the size of the spool's files.
+func checkSpoolBytes(t *testing.T, p *Publisher, dir string) {
+	t.Helper()
+	var size int64
+	for _, name := range segmentFiles(t, dir) {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		size += fi.Size()
+	}
+	if got := p.SpoolBytes(); got != size || size == 0 {
+		t.Errorf("SpoolBytes %d, the files hold %d", got, size)
 	}
 }
 

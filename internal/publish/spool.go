@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -47,6 +48,7 @@ type segment struct {
 	first, last uint64 // sequence numbers of the first and last record
 	live        int    // records not done yet
 	records     int    // records written (active segment only)
+	bytes       int64  // of its files on disk
 }
 
 type spool struct {
@@ -67,6 +69,15 @@ type spool struct {
 	dirty    bool            // the active segment has unsynced data
 	dirDirty bool            // files were created or removed
 	closed   bool
+	// size is the bytes of the segment files on disk, read by other
+	// goroutines (the metrics).
+	size atomic.Int64
+}
+
+// grow counts n bytes more (or fewer) on disk for seg.
+func (s *spool) grow(seg *segment, n int64) {
+	seg.bytes += n
+	s.size.Add(n)
 }
 
 // openSpool locks dir (creating it if needed), reads its segments and
@@ -117,7 +128,13 @@ func (s *spool) load() ([]entry, error) {
 			s.removeFiles(first)
 			continue
 		}
-		s.segs = append(s.segs, &segment{first: first, last: last, live: len(es)})
+		seg := &segment{first: first, last: last, live: len(es)}
+		for _, ext := range []string{segmentExt, doneExt} {
+			if fi, err := os.Stat(s.path(first, ext)); err == nil {
+				s.grow(seg, fi.Size())
+			}
+		}
+		s.segs = append(s.segs, seg)
 		out = append(out, es...)
 	}
 	return out, nil
@@ -184,6 +201,7 @@ func (s *spool) append(e entry) error {
 		s.missing[e.seq] = true
 		return fmt.Errorf("spool: %w", err)
 	}
+	s.grow(cur, int64(len(s.buf)))
 	cur.records++
 	cur.live++
 	cur.last = e.seq
@@ -247,6 +265,7 @@ func (s *spool) remove(seq uint64) error {
 	if _, err := s.done.Write(b[:]); err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}
+	s.grow(seg, int64(len(b)))
 	return nil
 }
 
@@ -263,6 +282,7 @@ func (s *spool) drop(seg *segment) {
 		}
 	}
 	s.removeFiles(seg.first)
+	s.grow(seg, -seg.bytes)
 }
 
 func (s *spool) removeFiles(first uint64) {

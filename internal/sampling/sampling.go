@@ -126,6 +126,7 @@ type Sampler struct {
 	carrying  bool      // samples carry something over (see carry.go)
 	stateOnce sync.Once // loads carry
 	st        stats     // the dataset's own totals (see stats.go)
+	started   time.Time // when it was made
 	carry     carried   // what samples carry over; samples of a dataset never overlap
 	out       outcome   // the last sample's, reused
 }
@@ -139,6 +140,7 @@ func New(ds *plan.Dataset, client *fetch.Client, pub Publisher, opts Options) (*
 	if s.opts.Now == nil {
 		s.opts.Now = time.Now
 	}
+	s.started = s.opts.Now()
 	if s.opts.MappingTimeout <= 0 {
 		s.opts.MappingTimeout = DefaultMappingTimeout
 	}
@@ -373,6 +375,7 @@ func (s *Sampler) publish(ctx context.Context, msgs []*mqttclient.Message) error
 			s.opts.StateStore.Set(key, m.Payload)
 			s.c.Messages.Add(1)
 			s.st.messages.Add(1)
+			s.st.bytesOut.Add(int64(len(m.Payload)))
 			continue
 		}
 		if err := s.pub.Publish(ctx, m); err != nil {
@@ -382,6 +385,7 @@ func (s *Sampler) publish(ctx context.Context, msgs []*mqttclient.Message) error
 		}
 		s.c.Messages.Add(1)
 		s.st.messages.Add(1)
+		s.st.bytesOut.Add(int64(len(m.Payload)))
 		s.st.lastMessage.Store(&m.Payload)
 	}
 	if len(errs) < len(msgs) {

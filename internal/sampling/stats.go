@@ -11,6 +11,10 @@ import (
 // started: what the status page and the metrics read, at their own pace.
 type Stats struct {
 	Samples, Failures, Messages, Suppressed, Filtered, Duplicates, SkippedTicks, BytesIn int64
+	// BytesOut is the payload bytes of the messages published (properties
+	// not counted).
+	BytesOut int64
+	Started  time.Time // when the sampler was made: the totals' start
 	// FailuresByKind counts the failures by the step that failed, indexed
 	// by the position of their kind in FailureKinds.
 	FailuresByKind [len(failureKinds)]int64
@@ -31,10 +35,10 @@ func FailureKinds() []FailureKind { return failureKinds[:] }
 // stats are a sampler's own totals, beside the connector-wide Counters:
 // atomics written by its samples, read by Stats.
 type stats struct {
-	samples, failures, messages, suppressed, filtered, duplicates, skipped, bytesIn atomic.Int64
-	byKind                                                                          [len(failureKinds)]atomic.Int64
-	lastSample, lastPublish                                                         atomic.Int64 // Unix nanoseconds
-	lastMessage                                                                     atomic.Pointer[[]byte]
+	samples, failures, messages, suppressed, filtered, duplicates, skipped, bytesIn, bytesOut atomic.Int64
+	byKind                                                                                    [len(failureKinds)]atomic.Int64
+	lastSample, lastPublish                                                                   atomic.Int64 // Unix nanoseconds
+	lastMessage                                                                               atomic.Pointer[[]byte]
 }
 
 func (st *stats) failed(err error) {
@@ -54,7 +58,7 @@ func (s *Sampler) Stats() Stats {
 	out := Stats{
 		Samples: st.samples.Load(), Failures: st.failures.Load(), Messages: st.messages.Load(),
 		Suppressed: st.suppressed.Load(), Filtered: st.filtered.Load(), Duplicates: st.duplicates.Load(),
-		SkippedTicks: st.skipped.Load(), BytesIn: st.bytesIn.Load(),
+		SkippedTicks: st.skipped.Load(), BytesIn: st.bytesIn.Load(), BytesOut: st.bytesOut.Load(), Started: s.started,
 		LastError: s.Failing(),
 	}
 	for i := range out.FailuresByKind {
