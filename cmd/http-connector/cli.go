@@ -262,6 +262,12 @@ func loadConfig(e *env, s *settings.Settings) (cfg *config.Config, code int, don
 // load loads the settings with the flags set on the command line, or with
 // only those in only when it is not nil.
 func (sf *settingFlags) load(fs *flag.FlagSet, e *env, only map[string]bool) (*settings.Settings, error) {
+	return sf.loadWith(fs, e, only, "")
+}
+
+// loadWith loads the settings with the connector template's
+// additionalConfiguration (Akri mode) over the settings file.
+func (sf *settingFlags) loadWith(fs *flag.FlagSet, e *env, only map[string]bool, template string) (*settings.Settings, error) {
 	flags := map[string]any{}
 	fs.Visit(func(f *flag.Flag) {
 		if key, ok := sf.keys[f.Name]; ok && (only == nil || only[f.Name]) {
@@ -272,7 +278,7 @@ func (sf *settingFlags) load(fs *flag.FlagSet, e *env, only map[string]bool) (*s
 	if file == "" {
 		file, _ = e.getenv(settings.EnvPrefix + "SETTINGS")
 	}
-	return settings.Load(settings.Sources{File: file, Environ: e.environ, Flags: flags})
+	return settings.Load(settings.Sources{File: file, Template: template, Environ: e.environ, Flags: flags})
 }
 
 func newLogger(w io.Writer, s *settings.Settings) zerolog.Logger {

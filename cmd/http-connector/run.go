@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/http-connector/http-connector/internal/akrimount"
 	"github.com/http-connector/http-connector/internal/config"
@@ -26,7 +27,8 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 		return code
 	}
 	if akrimount.Present(e.getenvString) {
-		return runAkri(ctx, e, s, *statsFile)
+		withTemplate := func(template string) (*settings.Settings, error) { return sf.loadWith(fs, e, nil, template) }
+		return runAkri(ctx, e, s, withTemplate, *statsFile)
 	}
 	if s.Config == "" {
 		return usageError(e, "run", "--config is required (or config in the settings), unless the Akri operator's environment is present")
@@ -53,12 +55,19 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 }
 
 // runAkri runs under the Akri operator: the environment and mounted files
-// say everything; the connector settings still give limits and defaults.
-func runAkri(ctx context.Context, e *env, s *settings.Settings, statsFile string) int {
+// say everything; the connector settings still give limits and defaults,
+// and the connector template's additionalConfiguration may set them.
+func runAkri(ctx context.Context, e *env, s *settings.Settings, withTemplate func(string) (*settings.Settings, error), statsFile string) int {
 	environment, err := akrimount.Load(e.getenvString)
 	if err != nil {
 		fmt.Fprintln(e.stderr, "http-connector run (Akri mode):", err)
 		return exitFailure
+	}
+	if t := environment.AdditionalConfiguration; strings.TrimSpace(t) != "" {
+		if s, err = withTemplate(t); err != nil {
+			fmt.Fprintln(e.stderr, "http-connector run (Akri mode):", akrimount.FileAdditionalConfiguration+":", err)
+			return exitFailure
+		}
 	}
 	if s.LogFormat == "" {
 		s.LogFormat = settings.LogJSON

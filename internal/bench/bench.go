@@ -59,6 +59,11 @@ type Options struct {
 	Broker   string        // BrokerAuto (default), BrokerMosquitto or BrokerEmbedded
 	Bearer   bool          // every request carries a bearer token the fleet checks
 	Deadband float64       // report by exception with this deadband (see Layout)
+	// Metrics turns the connector's metrics on (--metrics-addr); with
+	// ScrapeEvery, /metrics is read that often through the measured time,
+	// as Prometheus would.
+	Metrics     bool
+	ScrapeEvery time.Duration
 
 	// Connector is the command that runs the connector's `run` command,
 	// program first: [path-to-http-connector, "run"]. The harness adds
@@ -125,6 +130,9 @@ type Result struct {
 	// overflow policy (or expired) in the window, and waiting at its end.
 	Dropped  int64 `json:"dropped"`
 	QueueLen int   `json:"queue_len"`
+	// Scrapes of /metrics in the window, and the size of the last.
+	Scrapes     int   `json:"scrapes,omitempty"`
+	ScrapeBytes int64 `json:"scrape_bytes,omitempty"`
 
 	LoadTime         time.Duration `json:"load_ns"`  // reading and validating the configuration
 	StartTime        time.Duration `json:"start_ns"` // from exec until every asset runs
@@ -188,6 +196,10 @@ func (o Options) Validate() error {
 		return fmt.Errorf("deadband: %g, want 0 (none) or more", o.Deadband)
 	case o.MaxConns < 0:
 		return fmt.Errorf("max-conns: %d, want 0 (the connector's default) or more", o.MaxConns)
+	case o.ScrapeEvery < 0:
+		return fmt.Errorf("scrape-every: %v, want a duration of 0 (no scrapes) or more", o.ScrapeEvery)
+	case o.ScrapeEvery > 0 && !o.Metrics:
+		return errors.New("scrape-every: needs the metrics on (--metrics)")
 	}
 	switch o.Broker {
 	case "", BrokerAuto, BrokerMosquitto, BrokerEmbedded:
@@ -236,6 +248,7 @@ type run struct {
 	statsPath string
 	logPath   string
 	pprofAddr string
+	opsAddr   string // the connector's metrics listener
 	settings  string // the connector's settings file, if it needs one
 
 	delivered, bad atomic.Int64 // messages the subscriber received
@@ -339,6 +352,13 @@ func (r *run) startConnector(brokerURL string) error {
 		}
 		args = append(args, "--pprof", r.pprofAddr)
 	}
+	if r.o.Metrics {
+		var err error
+		if r.opsAddr, err = freeAddress(); err != nil {
+			return err
+		}
+		args = append(args, "--metrics-addr", r.opsAddr)
+	}
 	if r.settings != "" {
 		args = append(args, "--settings", r.settings)
 	}
@@ -382,9 +402,19 @@ func (r *run) measure(ctx context.Context, brokerPid int) (*Result, error) {
 		profDone <- nil
 	}
 	r.logf("measuring for %v", o.Duration)
-	if err := r.child.sleep(ctx, o.Duration); err != nil {
+	scraped := make(chan scrapes, 1)
+	sctx, stopScraping := context.WithCancel(ctx)
+	go func() { scraped <- r.scrape(sctx) }()
+	err = r.child.sleep(ctx, o.Duration)
+	stopScraping()
+	sc := <-scraped
+	if err != nil {
 		return nil, err
 	}
+	if sc.err != nil {
+		return nil, sc.err
+	}
+	res.Scrapes, res.ScrapeBytes = sc.n, sc.bytes
 	after, err := r.point(pid, brokerPid)
 	if err != nil {
 		return nil, err
@@ -570,6 +600,55 @@ func checkOpenFiles(l Layout, maxConns int) error {
 }
 
 // freeAddress returns a loopback address with a port free right now.
+// scrapes are what scrape read.
+type scrapes struct {
+	n     int
+	bytes int64 // of the last
+	err   error
+}
+
+// scrape reads the connector's /metrics every ScrapeEvery until ctx ends.
+func (r *run) scrape(ctx context.Context) scrapes {
+	var out scrapes
+	if r.o.ScrapeEvery <= 0 {
+		return out
+	}
+	t := time.NewTicker(r.o.ScrapeEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return out
+		case <-t.C:
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+r.opsAddr+"/metrics", nil)
+		if err != nil {
+			out.err = err
+			return out
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			if ctx.Err() == nil {
+				out.err = fmt.Errorf("scrape /metrics: %w", err)
+			}
+			return out
+		}
+		n, err := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if err == nil && resp.StatusCode != http.StatusOK {
+			err = fmt.Errorf("scrape /metrics: %s", resp.Status)
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				out.err = err
+			}
+			return out
+		}
+		out.n++
+		out.bytes = n
+	}
+}
+
 func freeAddress() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

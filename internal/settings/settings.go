@@ -7,6 +7,7 @@ package settings
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -159,9 +160,13 @@ func Defaults() Settings {
 
 // Sources are where settings come from, lowest priority first.
 type Sources struct {
-	File    string         // optional YAML file
-	Environ []string       // KEY=value pairs; HTTP_CONNECTOR_* are read
-	Flags   map[string]any // flag name (= key) → value, only flags set
+	File string // optional YAML file
+	// Template is the connector template's additionalConfiguration in Akri
+	// mode (ADDITIONAL_CONNECTOR_CONFIGURATION): a JSON object of
+	// settings, over the file's.
+	Template string
+	Environ  []string       // KEY=value pairs; HTTP_CONNECTOR_* are read
+	Flags    map[string]any // flag name (= key) → value, only flags set
 }
 
 // Load merges the sources over the defaults and checks the result.
@@ -191,6 +196,15 @@ func Load(src Sources) (*Settings, error) {
 		}
 		if err := k.Load(confmap.Provider(m, ""), nil); err != nil {
 			return nil, fmt.Errorf("settings file %s: %w", src.File, err)
+		}
+	}
+	if src.Template != "" {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(src.Template), &m); err != nil {
+			return nil, fmt.Errorf("settings from the connector template's additionalConfiguration: want a JSON object of settings: %w", err)
+		}
+		if err := k.Load(confmap.Provider(m, ""), nil); err != nil {
+			return nil, fmt.Errorf("settings from the connector template's additionalConfiguration: %w", err)
 		}
 	}
 	envKeys := EnvNames()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -35,6 +36,63 @@ func TestPrecedence(t *testing.T) {
 	if s.Broker != want.Broker || s.RequestTimeout != want.RequestTimeout || s.DefaultSamplingInterval != want.DefaultSamplingInterval || s.LogLevel != want.LogLevel || s.Secrets.Env["creds.v1/password"] != "PASS" || s.ClientID != want.ClientID {
 		t.Errorf("got %+v\nwant %+v", *s, want)
 	}
+}
+
+// In Akri mode the connector template's additionalConfiguration sets
+// settings over the file's; the environment still wins.
+func TestTemplateSettings(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "settings.yaml")
+	if err := os.WriteFile(file, []byte("metricsAddr: 127.0.0.1:9000\nrequestTimeout: 3s\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Load(Sources{
+		File:     file,
+		Template: `{"metricsAddr": ":9464", "statusPage": true, "publishQueueSize": 500, "logLevel": "debug"}`,
+		Environ:  []string{"HTTP_CONNECTOR_LOG_LEVEL=warn"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.MetricsAddr != ":9464" || !s.StatusPage || s.PublishQueueSize != 500 || s.RequestTimeout != 3*time.Second || s.LogLevel != LogWarn {
+		t.Errorf("got %+v", *s)
+	}
+	for template, want := range map[string]string{
+		`["metricsAddr"]`:         "settings from the connector template's additionalConfiguration: want a JSON object of settings",
+		`{"metricAddr": ":9464"}`: "settings: unknown setting metricAddr",
+		`{"statusPage": true}`:    "settings: statusPage: it is served on metricsAddr, which is not set",
+		`{"metricsAddr": "all"}`:  `settings: metricsAddr: "all" is neither host:port nor a port`,
+	} {
+		if _, err := Load(Sources{Template: template}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("template %s: got %v, want an error containing %q", template, err, want)
+		}
+	}
+}
+
+// Shown are every setting, a broker URL's password redacted.
+func TestShownSettings(t *testing.T) {
+	s := Defaults()
+	s.Broker = "mqtts://connector:hunter2@broker.local:8883"
+	s.Secrets.Env = map[string]string{"creds/password": "THERMO_PASS"}
+	shown := s.Shown()
+	if shown["broker"] != "mqtts://connector:REDACTED@broker.local:8883" || shown["requestTimeout"] != "10s" || shown["metricsAddr"] != "" {
+		t.Errorf("shown %v", shown)
+	}
+	if env := shown["secrets"].(map[string]any)["env"].(map[string]string); env["creds/password"] != "THERMO_PASS" {
+		t.Errorf("secret names: %v", shown["secrets"])
+	}
+	if n, want := len(shown), len(toKeys()); n != want {
+		t.Errorf("%d settings shown, %d exist", n, want)
+	}
+}
+
+// toKeys are the top-level setting keys.
+func toKeys() []string {
+	var out []string
+	t := reflect.TypeOf(Settings{})
+	for i := 0; i < t.NumField(); i++ {
+		out = append(out, t.Field(i).Tag.Get("koanf"))
+	}
+	return out
 }
 
 func TestErrors(t *testing.T) {
