@@ -197,9 +197,15 @@ func (l *lexer) value() (string, error) {
 				l.i = start
 				return "", l.errorf("unterminated quoted string")
 			}
+			// RFC 9110 quoted-pair: a backslash escapes HTAB, SP, VCHAR
+			// or obs-text, never a control character.
+			if isControl(l.s[l.i+1]) {
+				l.i++
+				return "", l.errorf("control character in quoted string")
+			}
 			b.WriteByte(l.s[l.i+1])
 			l.i += 2
-		case c < ' ' && c != '\t' || c == 0x7f:
+		case isControl(c):
 			return "", l.errorf("control character in quoted string")
 		default:
 			b.WriteByte(c)
@@ -209,6 +215,8 @@ func (l *lexer) value() (string, error) {
 	l.i = start
 	return "", l.errorf("unterminated quoted string")
 }
+
+func isControl(c byte) bool { return c < ' ' && c != '\t' || c == 0x7f }
 
 func isTchar(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
