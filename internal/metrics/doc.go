@@ -1,0 +1,2 @@
+// Package metrics exports the connector's metrics.
+package metrics
