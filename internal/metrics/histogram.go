@@ -77,6 +77,18 @@ func (h *Histogram) Observe(d time.Duration) {
 	h.sum.Add(int64(d))
 }
 
+// Merge adds the observations of s to h: the runtime keeps the latencies of
+// the datasets that stopped (ConnectorTotals.Stopped) by merging their last
+// snapshots into one Histogram.
+func (h *Histogram) Merge(s HistogramSnapshot) {
+	for i, c := range s.Counts {
+		if c != 0 {
+			h.counts[i].Add(c)
+		}
+	}
+	h.sum.Add(int64(s.Sum))
+}
+
 // HistogramSnapshot is what a Histogram had counted at one moment.
 type HistogramSnapshot struct {
 	// Counts are the observations per bucket, not cumulative: Counts[i]

@@ -73,7 +73,8 @@ func (k FailureKind) String() string {
 // DatasetTotals are one dataset's totals since Started. Counters only grow;
 // when a dataset is restarted (its asset was updated) the runtime may start
 // them again from zero with a new Started, which Prometheus reads as a
-// counter reset and OTLP as a new start time.
+// counter reset and OTLP as a new start time, after adding the old totals
+// to ConnectorTotals.Stopped.
 type DatasetTotals struct {
 	Asset, Dataset string
 	// Started is when the totals were zero; the zero time means
@@ -140,6 +141,13 @@ type ConnectorTotals struct {
 	Started time.Time
 	// Assets is the number of running assets.
 	Assets int
+	// Stopped are the sums of the final totals of the datasets that have
+	// stopped or restarted from zero, their latencies merged into
+	// Stopped.Latency (Histogram.Merge; Asset, Dataset, Started and Failing
+	// unused), so that the connector-wide sums exported without
+	// Options.PerDataset never go down: a sum that drops reads as a counter
+	// reset, and a rate over it as a burst.
+	Stopped DatasetTotals
 
 	// ByQoS are the publisher's totals, index 0 for QoS 0, 1 for QoS 1.
 	ByQoS [2]QoSTotals
