@@ -232,12 +232,11 @@ func datasetPoints(s sink, d *DatasetTotals, failing int64, h *HistogramSnapshot
 			failed += n
 		}
 	}
+	// The points with the base labels only come first, so that a sink can
+	// reuse what it made of them.
 	s.point(famReceived, d.Samples, start, base)
 	s.point(famForwarded, d.Messages, start, base)
 	s.point(famFailed, failed, start, base)
-	for k, n := range d.Failures {
-		s.point(famErrors, n, start, append(base, FailureKind(k).String()))
-	}
 	s.point(famBytesIn, d.BytesIn, start, base)
 	s.point(famBytesOut, d.BytesOut, start, base)
 	s.point(famSuppressed, d.Suppressed, start, base)
@@ -248,6 +247,9 @@ func datasetPoints(s sink, d *DatasetTotals, failing int64, h *HistogramSnapshot
 	s.point(famDatasetsFailing, failing, time.Time{}, base)
 	if h != nil {
 		s.histogram(famRequestDuration, h, start, base)
+	}
+	for k, n := range d.Failures {
+		s.point(famErrors, n, start, append(base, FailureKind(k).String()))
 	}
 }
 
