@@ -78,11 +78,12 @@ spec:
 // opsConnector is a running connector with its status page: one healthy
 // asset, one whose device answers 503, one disabled.
 type opsConnector struct {
-	base string // http://127.0.0.1:port
-	logs *logbuf.Buffer
+	base   string // http://127.0.0.1:port
+	logs   *logbuf.Buffer
+	config string // its folder of resource files
 }
 
-func startOpsConnector(t *testing.T) *opsConnector {
+func startOpsConnector(t *testing.T, environ ...string) *opsConnector {
 	t.Helper()
 	boiler := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -100,18 +101,17 @@ func startOpsConnector(t *testing.T) *opsConnector {
 		http.Error(w, "compressor offline", http.StatusServiceUnavailable)
 	}))
 	t.Cleanup(chiller.Close)
-	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{
+	c := &opsConnector{logs: &logbuf.Buffer{}, config: t.TempDir()}
+	writeFiles(t, c.config, map[string]string{
 		"devices.yaml": fmt.Sprintf(opsDevices, boiler.URL, chiller.URL),
 		"assets.yaml":  opsAssets,
 	})
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &opsConnector{logs: &logbuf.Buffer{}}
 	done, exited := make(chan int, 1), make(chan struct{})
 	go func() {
 		defer close(exited)
-		done <- run(ctx, []string{"run", "--config", dir, "--metrics-addr", "127.0.0.1:0", "--status-page", "--log-format", "json"},
-			[]string{"HTTP_CONNECTOR_EMBEDDED_BROKER=127.0.0.1:0"}, io.Discard, c.logs)
+		done <- run(ctx, []string{"run", "--config", c.config, "--metrics-addr", "127.0.0.1:0", "--status-page", "--log-format", "json"},
+			append([]string{"HTTP_CONNECTOR_EMBEDDED_BROKER=127.0.0.1:0"}, environ...), io.Discard, c.logs)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -155,7 +155,7 @@ func (c *opsConnector) waitForListener(t *testing.T, exited <-chan struct{}) {
 		default:
 		}
 		for _, r := range c.logs.Records() {
-			if r["message"] == "serving /healthz and /readyz" {
+			if r["message"] == "serving /metrics, /healthz and /readyz" {
 				c.base = strings.TrimSuffix(fmt.Sprint(r["url"]), "/")
 				return true
 			}

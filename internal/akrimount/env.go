@@ -8,6 +8,7 @@ package akrimount
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,6 +43,14 @@ const (
 	EnvOTLPHTTPTraceEndpoint        = "OTLP_HTTP_TRACE_ENDPOINT"
 	EnvFirstPartyMetricsCollectorCA = "FIRST_PARTY_OTLP_GRPC_METRICS_COLLECTOR_CA_PATH"
 	EnvFirstPartyLogCollectorCA     = "FIRST_PARTY_OTLP_GRPC_LOG_COLLECTOR_CA_PATH"
+
+	// The OpenTelemetry SDKs' standard variables, which the AIO
+	// diagnostics settings may also set: the metrics endpoint (or the
+	// endpoint of every signal) and its protocol (grpc or http/protobuf).
+	EnvOTELMetricsEndpoint = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"
+	EnvOTELEndpoint        = "OTEL_EXPORTER_OTLP_ENDPOINT"
+	EnvOTELMetricsProtocol = "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"
+	EnvOTELProtocol        = "OTEL_EXPORTER_OTLP_PROTOCOL"
 )
 
 // Files in the connector configuration folder.
@@ -93,12 +102,44 @@ type Environment struct {
 	PersistentVolumes []string
 }
 
-// Observability holds the optional OTLP settings; the connector does not use
-// them yet.
+// Observability holds the optional OTLP settings. The connector pushes its
+// metrics to MetricsEndpoint; it does not export logs or traces.
 type Observability struct {
 	GRPCMetricEndpoint, GRPCLogEndpoint, GRPCTraceEndpoint string
 	HTTPMetricEndpoint, HTTPLogEndpoint, HTTPTraceEndpoint string
 	MetricsCollectorCAFile, LogCollectorCAFile             string
+	// OTELMetricsEndpoint is OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, else
+	// OTEL_EXPORTER_OTLP_ENDPOINT with the OTLP/HTTP path /v1/metrics
+	// appended as the OpenTelemetry specification says; OTELProtocol the
+	// protocol their PROTOCOL variables name, "http/protobuf" if neither
+	// is set.
+	OTELMetricsEndpoint, OTELProtocol string
+}
+
+// MetricsEndpoint is where the metrics go, as a URL whose scheme says the
+// protocol (grpc, grpcs, http or https), and the CA file that the
+// collector's certificate must chain to (empty: the system's roots).
+// Akri's own variables win: OTLP_GRPC_METRIC_ENDPOINT, then
+// OTLP_HTTP_METRIC_ENDPOINT, then the OpenTelemetry standard ones, whose
+// http(s) URL means gRPC when their protocol is grpc. Empty: no export.
+func (o Observability) MetricsEndpoint() (endpoint, caFile string) {
+	switch {
+	case o.GRPCMetricEndpoint != "":
+		return o.GRPCMetricEndpoint, o.MetricsCollectorCAFile
+	case o.HTTPMetricEndpoint != "":
+		return o.HTTPMetricEndpoint, o.MetricsCollectorCAFile
+	case o.OTELMetricsEndpoint == "":
+		return "", ""
+	}
+	ep := o.OTELMetricsEndpoint
+	if o.OTELProtocol == "grpc" {
+		if rest, ok := strings.CutPrefix(ep, "https://"); ok {
+			ep = "grpcs://" + rest
+		} else if rest, ok := strings.CutPrefix(ep, "http://"); ok {
+			ep = "grpc://" + rest
+		}
+	}
+	return ep, o.MetricsCollectorCAFile
 }
 
 // MQTTConnection is MQTT_CONNECTION_CONFIGURATION with defaults applied.
@@ -182,6 +223,14 @@ func Load(getenv func(string) string) (*Environment, error) {
 		HTTPTraceEndpoint:      getenv(EnvOTLPHTTPTraceEndpoint),
 		MetricsCollectorCAFile: path(EnvFirstPartyMetricsCollectorCA, kindFile),
 		LogCollectorCAFile:     path(EnvFirstPartyLogCollectorCA, kindFile),
+		OTELProtocol:           cmp.Or(getenv(EnvOTELMetricsProtocol), getenv(EnvOTELProtocol), "http/protobuf"),
+	}
+	env.Observability.OTELMetricsEndpoint = getenv(EnvOTELMetricsEndpoint)
+	if all := getenv(EnvOTELEndpoint); env.Observability.OTELMetricsEndpoint == "" && all != "" {
+		if env.Observability.OTELProtocol != "grpc" {
+			all = strings.TrimSuffix(all, "/") + "/v1/metrics"
+		}
+		env.Observability.OTELMetricsEndpoint = all
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)

@@ -1,6 +1,7 @@
 package akrimount_test
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -300,5 +301,39 @@ func TestFixturesExist(t *testing.T) {
 	// Guard against a moved shared/ folder making every fixture test vacuous.
 	if _, err := os.Stat(mountFixtures + "/connector-config/MQTT_CONNECTION_CONFIGURATION"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestMetricsEndpoint checks where the metrics go for each way the operator
+// or the diagnostics settings name the collector.
+func TestMetricsEndpoint(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		vars map[string]string
+		want string
+	}{
+		{"none", nil, ""},
+		{"akri grpc wins", map[string]string{"OTLP_GRPC_METRIC_ENDPOINT": "grpcs://otel:4317", "OTLP_HTTP_METRIC_ENDPOINT": "http://otel:4318", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://other:4318"}, "grpcs://otel:4317"},
+		{"akri http", map[string]string{"OTLP_HTTP_METRIC_ENDPOINT": "https://otel:4318/v1/metrics"}, "https://otel:4318/v1/metrics"},
+		{"standard, every signal", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318/"}, "http://collector:4318/v1/metrics"},
+		{"standard, metrics", map[string]string{"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "http://collector:4318/custom", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://other:4318"}, "http://collector:4318/custom"},
+		{"standard grpc", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "https://collector:4317", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, "grpcs://collector:4317"},
+		{"standard grpc for metrics only", map[string]string{"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "http://collector:4317", "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL": "grpc", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"}, "grpc://collector:4317"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			vars := map[string]string{
+				"CONNECTOR_ID":                       "c-0",
+				"CONNECTOR_CONFIGURATION_MOUNT_PATH": mountFixtures + "/connector-config-no-auth-no-tls",
+				"ADR_RESOURCES_NAME_MOUNT_PATH":      mountFixtures + "/adr-resources",
+			}
+			maps.Copy(vars, tc.vars)
+			env, err := akrimount.Load(envFrom(vars))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := env.Observability.MetricsEndpoint(); got != tc.want {
+				t.Errorf("MetricsEndpoint = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }

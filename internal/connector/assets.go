@@ -12,6 +12,7 @@ import (
 	"github.com/http-connector/http-connector/internal/endpointclient"
 	"github.com/http-connector/http-connector/internal/fetch"
 	"github.com/http-connector/http-connector/internal/httpauth"
+	"github.com/http-connector/http-connector/internal/metrics"
 	"github.com/http-connector/http-connector/internal/placeholder"
 	"github.com/http-connector/http-connector/internal/plan"
 	"github.com/http-connector/http-connector/internal/sampling"
@@ -36,9 +37,10 @@ type running struct {
 	endpoint *endpoint
 	jobs     []*schedule.Job
 	samplers []*sampling.Sampler
-	actions  []*aiorpc.Executor // of its management actions
-	secrets  []string           // names of the secrets of its requests' placeholders
-	print    string             // of their content when it started
+	latency  []*metrics.Histogram // of each sampler; nil while metrics are off
+	actions  []*aiorpc.Executor   // of its management actions
+	secrets  []string             // names of the secrets of its requests' placeholders
+	print    string               // of their content when it started
 	// lookup reads the secrets of its placeholders; nil without any.
 	lookup func(placeholder.Ref) (string, error)
 }
@@ -133,12 +135,17 @@ func (rt *Runtime) start(a *plan.Asset) error {
 			opts.Decorate = hooks.Decorate(a, d)
 		}
 		opts.OnStateChange = rt.datasetState(ep, a.Name, d.Name)
+		latency := rt.metrics.newLatency()
+		if latency != nil {
+			opts.Latency = latency
+		}
 		s, err := sampling.New(d, ep.client, rt.pub, opts)
 		if err != nil {
 			rt.stop(context.Background(), r)
 			return err
 		}
 		r.samplers = append(r.samplers, s)
+		r.latency = append(r.latency, latency)
 		r.jobs = append(r.jobs, rt.sched.Add(a.Name+"/"+d.Name, d.Interval, s.Sample))
 	}
 	if r.actions, err = rt.serveActions(a, ep); err != nil {
@@ -174,6 +181,7 @@ func (rt *Runtime) stop(ctx context.Context, r *running) error {
 			errs = append(errs, err)
 		}
 	}
+	rt.metrics.stop(r)
 	rt.release(r.endpoint)
 	return errors.Join(errs...)
 }

@@ -28,6 +28,7 @@
 package connector
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -42,6 +43,7 @@ import (
 	"github.com/http-connector/http-connector/internal/aiorpc"
 	"github.com/http-connector/http-connector/internal/credentials"
 	"github.com/http-connector/http-connector/internal/fetch"
+	"github.com/http-connector/http-connector/internal/metrics"
 	"github.com/http-connector/http-connector/internal/mqttclient"
 	"github.com/http-connector/http-connector/internal/plan"
 	"github.com/http-connector/http-connector/internal/publish"
@@ -69,6 +71,10 @@ type Source interface {
 type Setup struct {
 	// MQTT is how to connect to the broker.
 	MQTT mqttclient.Options
+	// OTLP, if its Endpoint is set, is where the metrics are pushed (the
+	// collector the Akri operator names); Options.OTLP's interval and
+	// timeout, if set, win.
+	OTLP metrics.OTLPOptions
 	// Secrets is where device endpoint secrets are read.
 	Secrets credentials.Secrets
 	Hooks   Hooks
@@ -142,6 +148,14 @@ type Options struct {
 	// OpsListener, if set, is the operations listener's socket, instead
 	// of listening on MetricsAddr (the demo and tests open their own).
 	OpsListener net.Listener
+	// MetricsSummed sums the per-dataset metrics over the datasets
+	// instead of labelling them with asset and dataset (the setting
+	// metricsPerDataset off).
+	MetricsSummed bool
+	// OTLP, if its Endpoint is set, pushes the metrics to an
+	// OpenTelemetry collector; a source's Setup.OTLP is used otherwise,
+	// with this Interval and Timeout if set.
+	OTLP metrics.OTLPOptions
 	// StatusPage also serves the status page and its playground at / of
 	// the operations listener.
 	StatusPage bool
@@ -190,6 +204,7 @@ func FromSettings(s *settings.Settings, log zerolog.Logger) Options {
 		MetricsAddr:     s.MetricsAddr,
 		StatusPage:      s.StatusPage,
 		StatusPageHosts: s.StatusPageHosts,
+		MetricsSummed:   !s.MetricsPerDataset,
 		Settings:        s.Shown(),
 	}
 }
@@ -229,6 +244,8 @@ type Runtime struct {
 	srcCtx     context.Context
 
 	clock    *aiorpc.Clock // of the management actions' executors
+	metrics  *metricsState
+	otlp     metrics.OTLPOptions // where the metrics are pushed, if anywhere
 	counters sampling.Counters
 	shared   fetch.Transports    // connection pools of the endpoints' clients
 	work     sampling.Workspaces // memory of the samples running
@@ -243,7 +260,7 @@ type Runtime struct {
 // configuration problems are returned before anything is dialled.
 func Run(ctx context.Context, src Source, o Options) (err error) {
 	o.defaults()
-	rt := &Runtime{opts: o, log: o.Logger, began: time.Now(), endpoints: map[string]*endpoint{}, assets: map[string]*running{}, disabled: map[string]*plan.Asset{}, clock: aiorpc.NewClock()}
+	rt := &Runtime{opts: o, log: o.Logger, began: time.Now(), endpoints: map[string]*endpoint{}, assets: map[string]*running{}, disabled: map[string]*plan.Asset{}, clock: aiorpc.NewClock(), metrics: newMetricsState(&o)}
 	if b := o.Build; b.Version != "" {
 		ev := rt.log.Info().Str("version", b.Version)
 		if b.Revision != "" {
@@ -261,6 +278,12 @@ func Run(ctx context.Context, src Source, o Options) (err error) {
 	if rt.setup.Close != nil {
 		defer rt.setup.Close()
 	}
+	rt.otlp = rt.setup.OTLP
+	if o.OTLP.Endpoint != "" {
+		rt.otlp = o.OTLP
+	}
+	rt.otlp.Interval, rt.otlp.Timeout = cmp.Or(o.OTLP.Interval, rt.otlp.Interval), cmp.Or(o.OTLP.Timeout, rt.otlp.Timeout)
+	rt.metrics.on = rt.metrics.on || rt.otlp.Endpoint != ""
 	if rt.setup.Secrets == nil {
 		rt.setup.Secrets = noSecrets{}
 	}
@@ -288,6 +311,21 @@ func Run(ctx context.Context, src Source, o Options) (err error) {
 			return err
 		}
 		defer stop()
+	}
+	if rt.otlp.Endpoint != "" {
+		// A collector that cannot be used costs the metrics, not the
+		// telemetry: the connector runs on without them.
+		if stop, err := rt.startOTLP(ctx); err != nil {
+			rt.log.Error().Err(err).Msg("metrics are not pushed")
+		} else {
+			// After the flush (deferred later, run earlier): the last
+			// export has the final totals.
+			defer func() {
+				sctx, cancel := rt.shutdownContext(ctx)
+				defer cancel()
+				stop(sctx)
+			}()
+		}
 	}
 	broker := rt.brokerURL()
 	waitCtx, cancel := context.WithTimeout(ctx, o.ConnectWait)

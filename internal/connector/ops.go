@@ -33,6 +33,7 @@ func (rt *Runtime) serveOps() (stop func(), err error) {
 		}
 	}
 	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", rt.metricsHandler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
@@ -65,7 +66,7 @@ func (rt *Runtime) serveOps() (stop func(), err error) {
 	if page != nil {
 		ev = ev.Str("url", "http://"+ln.Addr().String()+"/")
 	}
-	ev.Msg("serving /healthz and /readyz")
+	ev.Msg("serving /metrics, /healthz and /readyz")
 	if page != nil && !loopback(ln.Addr().String()) {
 		rt.log.Warn().Str("address", ln.Addr().String()).
 			Msg("the status page is reachable from the network: whoever reaches it sees the last published payloads and may sample any dataset once")

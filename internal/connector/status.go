@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/http-connector/http-connector/internal/mapping"
+	"github.com/http-connector/http-connector/internal/metrics"
 	"github.com/http-connector/http-connector/internal/mqttclient"
 	"github.com/http-connector/http-connector/internal/plan"
 	"github.com/http-connector/http-connector/internal/sampling"
@@ -25,6 +26,7 @@ type runningDataset struct {
 	asset   *plan.Asset
 	sampler *sampling.Sampler
 	job     *schedule.Job
+	latency *metrics.Histogram // nil while metrics are off
 }
 
 // eachDataset calls f for every running dataset, in no order, outside the
@@ -38,7 +40,7 @@ func (rt *Runtime) eachDataset(f func(runningDataset)) {
 	rt.mu.Unlock()
 	for _, r := range runs {
 		for i, s := range r.samplers {
-			f(runningDataset{asset: r.plan, sampler: s, job: r.jobs[i]})
+			f(runningDataset{asset: r.plan, sampler: s, job: r.jobs[i], latency: r.latency[i]})
 		}
 	}
 }

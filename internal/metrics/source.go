@@ -163,3 +163,8 @@ type ConnectorTotals struct {
 	// after losing its connection.
 	MQTTReconnects int64
 }
+
+// Add adds o's counters to d (not its Latency, Started or Failing): what
+// the runtime does with the final totals of a dataset that stops, into
+// ConnectorTotals.Stopped.
+func (d *DatasetTotals) Add(o *DatasetTotals) { d.add(o) }

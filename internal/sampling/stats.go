@@ -14,7 +14,11 @@ type Stats struct {
 	// BytesOut is the payload bytes of the messages published (properties
 	// not counted).
 	BytesOut int64
-	Started  time.Time // when the sampler was made: the totals' start
+	// Responses are the device's answers with a 2xx status, one per
+	// request (a dataset may make several per sample: data points with
+	// their own paths, pages).
+	Responses int64
+	Started   time.Time // when the sampler was made: the totals' start
 	// FailuresByKind counts the failures by the step that failed, indexed
 	// by the position of their kind in FailureKinds.
 	FailuresByKind [len(failureKinds)]int64
@@ -35,10 +39,10 @@ func FailureKinds() []FailureKind { return failureKinds[:] }
 // stats are a sampler's own totals, beside the connector-wide Counters:
 // atomics written by its samples, read by Stats.
 type stats struct {
-	samples, failures, messages, suppressed, filtered, duplicates, skipped, bytesIn, bytesOut atomic.Int64
-	byKind                                                                                    [len(failureKinds)]atomic.Int64
-	lastSample, lastPublish                                                                   atomic.Int64 // Unix nanoseconds
-	lastMessage                                                                               atomic.Pointer[[]byte]
+	samples, failures, messages, suppressed, filtered, duplicates, skipped, bytesIn, bytesOut, responses atomic.Int64
+	byKind                                                                                               [len(failureKinds)]atomic.Int64
+	lastSample, lastPublish                                                                              atomic.Int64 // Unix nanoseconds
+	lastMessage                                                                                          atomic.Pointer[[]byte]
 }
 
 func (st *stats) failed(err error) {
@@ -58,7 +62,7 @@ func (s *Sampler) Stats() Stats {
 	out := Stats{
 		Samples: st.samples.Load(), Failures: st.failures.Load(), Messages: st.messages.Load(),
 		Suppressed: st.suppressed.Load(), Filtered: st.filtered.Load(), Duplicates: st.duplicates.Load(),
-		SkippedTicks: st.skipped.Load(), BytesIn: st.bytesIn.Load(), BytesOut: st.bytesOut.Load(), Started: s.started,
+		SkippedTicks: st.skipped.Load(), BytesIn: st.bytesIn.Load(), BytesOut: st.bytesOut.Load(), Responses: st.responses.Load(), Started: s.started,
 		LastError: s.Failing(),
 	}
 	for i := range out.FailuresByKind {
@@ -85,6 +89,9 @@ func (s *Sampler) observe(r *fetch.Response) {
 		return
 	}
 	s.st.bytesIn.Add(int64(len(r.Body)))
+	if r.Status >= 200 && r.Status <= 299 {
+		s.st.responses.Add(1)
+	}
 	if s.opts.Latency != nil {
 		s.opts.Latency.Observe(r.Elapsed)
 	}

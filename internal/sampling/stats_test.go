@@ -51,8 +51,19 @@ func TestStats(t *testing.T) {
 	if st.Failures != 1 || st.LastError == nil || byKind(st)[sampling.FailPublish] != 1 {
 		t.Errorf("failures %d by kind %v, last error %v: want the publish failure", st.Failures, byKind(st), st.LastError)
 	}
-	if n := lat.n.Load(); n != 3 {
-		t.Errorf("%d latencies observed for 3 requests", n)
+	if n := lat.n.Load(); n != 3 || st.Responses != 3 {
+		t.Errorf("%d latencies observed, %d responses, for 3 requests answered", n, st.Responses)
+	}
+
+	missing, err := sampling.New(dataset(t, srv.URL, `    - name: d
+      dataPoints: [{name: x, dataSource: /missing}]
+`), fetch.New(fetch.Options{}), rec, sampling.Options{Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	missing.Sample(ctx, clock)
+	if st := missing.Stats(); st.Samples != 1 || st.Responses != 0 || byKind(st)[sampling.FailRequest] != 1 {
+		t.Errorf("a 404: samples %d, responses %d, failures by kind %v; want 1 sample, no response, a request failure", st.Samples, st.Responses, byKind(st))
 	}
 
 	broken, err := sampling.New(dataset(t, srv.URL, `    - name: d

@@ -105,6 +105,10 @@ type Settings struct {
 	// addresses) the status page answers to; comma-separated in flags and
 	// the environment.
 	StatusPageHosts []string `koanf:"statusPageHosts"`
+	// MetricsPerDataset exports the per-dataset metrics with asset and
+	// dataset labels (33 series per dataset); off, they are summed into
+	// one series each, for fleets of many thousand datasets.
+	MetricsPerDataset bool `koanf:"metricsPerDataset"`
 }
 
 // DefaultAkriReadyFile is the ready file of Akri mode, which the readiness
@@ -155,6 +159,7 @@ func Defaults() Settings {
 		PublishOverflow:         publish.DropOldest,
 		PublishInflight:         64,
 		ShutdownTimeout:         10 * time.Second,
+		MetricsPerDataset:       true,
 	}
 }
 
@@ -409,6 +414,7 @@ func toMap(s Settings) map[string]any {
 		"publishOverflow":         string(s.PublishOverflow),
 		"publishInflight":         s.PublishInflight,
 		"shutdownTimeout":         s.ShutdownTimeout.String(),
+		"metricsPerDataset":       s.MetricsPerDataset,
 	}
 }
 
@@ -450,7 +456,9 @@ func decodeError(err error) error {
 		if line == "" || strings.HasPrefix(line, "decoding failed") {
 			continue
 		}
-		if keys, ok := strings.CutPrefix(line, "'' has invalid keys: "); ok {
+		// "'' has invalid keys: k" (mapstructure 2.4), "settings.Settings:
+		// has invalid keys: k" (2.5).
+		if _, keys, ok := strings.Cut(line, " has invalid keys: "); ok {
 			out = append(out, fmt.Errorf("settings: unknown setting %s", keys))
 			continue
 		}

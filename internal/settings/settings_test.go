@@ -158,3 +158,15 @@ func TestSecretLookup(t *testing.T) {
 		t.Errorf("unconfigured: got %v", err)
 	}
 }
+
+// With no file, environment or flag, the settings are exactly the
+// defaults: every default reaches the loaded settings.
+func TestLoadNothingIsDefaults(t *testing.T) {
+	s, err := Load(Sources{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := Defaults(); !reflect.DeepEqual(*s, want) {
+		t.Errorf("got  %+v\nwant %+v", *s, want)
+	}
+}

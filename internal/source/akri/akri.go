@@ -19,6 +19,7 @@ import (
 	"github.com/http-connector/http-connector/internal/aiorpc"
 	"github.com/http-connector/http-connector/internal/akrimount"
 	"github.com/http-connector/http-connector/internal/connector"
+	"github.com/http-connector/http-connector/internal/metrics"
 	"github.com/http-connector/http-connector/internal/plan"
 	"github.com/http-connector/http-connector/internal/statestore"
 	"github.com/http-connector/http-connector/internal/watch"
@@ -97,8 +98,14 @@ func (s *Source) Prepare(context.Context) (connector.Setup, error) {
 	}
 	s.state = newStoreState(s.opts.Env.ConnectorID, s.log)
 	s.store = statestore.NewWriter("", s.log)
+	otlp := metrics.OTLPOptions{ServiceInstanceID: s.opts.Env.ConnectorID}
+	otlp.Endpoint, otlp.CAFile = s.opts.Env.Observability.MetricsEndpoint()
+	if ns := s.opts.Env.Namespace; ns != "" {
+		otlp.Attributes = map[string]string{"k8s.namespace.name": ns}
+	}
 	return connector.Setup{
 		MQTT:         mqttOpts,
+		OTLP:         otlp,
 		Secrets:      s.opts.Env.Secrets(),
 		State:        s.state,
 		StateStore:   s.store,
