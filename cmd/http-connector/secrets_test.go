@@ -112,6 +112,12 @@ func (f *secretsFixture) statusPage(t *testing.T) {
 	}
 	for _, path := range []string{"/api/datasets?size=500", "/api/connector", "/api/mappings", "/metrics"} {
 		code, body := c.get(path)
+		if code != http.StatusOK {
+			t.Errorf("GET %s: %d %s", path, code, body)
+		}
+		if path == "/metrics" && len(list.Rows) > 0 && !strings.Contains(body, fmt.Sprintf(`aio_rest_connector_messages_received{asset=%q`, list.Rows[0].Asset)) {
+			t.Errorf("/metrics has no series of asset %s: the secrets test would not see what the metrics show", list.Rows[0].Asset)
+		}
 		record(path, code, body)
 	}
 	for _, r := range list.Rows {
