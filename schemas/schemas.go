@@ -14,6 +14,7 @@ import (
 	"io"
 	"io/fs"
 	"math/big"
+	"net/url"
 	"regexp"
 	"slices"
 	"sort"
@@ -111,7 +112,7 @@ func (v *Validator) Validate(doc any) []Violation {
 		return []Violation{{Message: err.Error()}}
 	}
 	var out []Violation
-	collect(ve, &out)
+	collect(ve, doc, &out)
 	for i := range out {
 		if strings.HasPrefix(out[i].Message, "value must be") {
 			if v, ok := lookup(doc, out[i].pointer); ok {
@@ -334,21 +335,54 @@ func sameScalar(v, c any) bool {
 	return false
 }
 
-func collect(e *jsonschema.ValidationError, out *[]Violation) {
+func collect(e *jsonschema.ValidationError, doc any, out *[]Violation) {
 	if len(e.Causes) > 0 {
 		for _, c := range e.Causes {
-			collect(c, out)
+			collect(c, doc, out)
 		}
 		return
 	}
 	path := Path(e.InstanceLocation)
 	if m := unknownFields.FindStringSubmatch(e.Message); m != nil {
-		for _, name := range quoted.FindAllStringSubmatch(m[1], -1) {
-			*out = append(*out, Violation{Path: join(path, name[1]), Message: "unknown field"})
+		for _, name := range unknownNames(m[1], doc, e.InstanceLocation) {
+			*out = append(*out, Violation{Path: join(path, name), Message: "unknown field"})
 		}
 		return
 	}
 	*out = append(*out, Violation{Path: path, Message: e.Message, pointer: e.InstanceLocation})
+}
+
+// unknownNames are the fields that the library's list (" 'a', 'b' ")
+// names. The list is read against the object's own keys, since a name may
+// itself hold a quote or a comma: every key whose quoted form the list
+// holds, sorted, so that the report is the same at every run whatever
+// order the library listed them in.
+func unknownNames(list string, doc any, pointer string) []string {
+	obj, ok := lookup(doc, pointer)
+	m, isObj := obj.(map[string]any)
+	if !ok || !isObj {
+		var names []string
+		for _, q := range quoted.FindAllStringSubmatch(list, -1) {
+			names = append(names, q[1])
+		}
+		return names
+	}
+	var names []string
+	for k := range m {
+		if strings.Contains(list, libraryQuoted(k)) {
+			names = append(names, k)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// libraryQuoted is a name as the library lists it: Go-quoted, with its
+// double quotes bare and its single quotes escaped, between single quotes.
+func libraryQuoted(name string) string {
+	q := strconv.Quote(name)
+	q = strings.ReplaceAll(q[1:len(q)-1], `\"`, `"`)
+	return "'" + strings.ReplaceAll(q, "'", `\'`) + "'"
 }
 
 // lookup resolves a JSON pointer in a decoded document.
@@ -357,7 +391,7 @@ func lookup(doc any, pointer string) (any, bool) {
 		return doc, true
 	}
 	for _, tok := range strings.Split(strings.TrimPrefix(pointer, "/"), "/") {
-		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
+		tok = pointerToken(tok)
 		switch v := doc.(type) {
 		case map[string]any:
 			var ok bool
@@ -393,8 +427,29 @@ func dedupe(vs []Violation) []Violation {
 	return out
 }
 
-// Path turns a JSON pointer ("/spec/datasets/0/name") into the dotted form
-// used in error messages ("spec.datasets[0].name").
+// PointerToken escapes a key as one token of a pointer that Path reads.
+func PointerToken(key string) string {
+	return url.PathEscape(strings.ReplaceAll(strings.ReplaceAll(key, "~", "~0"), "/", "~1"))
+}
+
+// pointerToken reads one token of a JSON pointer as the library writes them:
+// ~0 and ~1 for ~ and /, then percent-escaped as in a URL fragment ("7 CB"
+// is 7%20CB).
+func pointerToken(tok string) string {
+	if strings.IndexByte(tok, '%') >= 0 {
+		if u, err := url.PathUnescape(tok); err == nil {
+			tok = u
+		}
+	}
+	if strings.IndexByte(tok, '~') >= 0 {
+		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
+	}
+	return tok
+}
+
+// Path turns a JSON pointer ("/spec/datasets/0/name"), its tokens escaped
+// as the library escapes them (PointerToken), into the dotted form used in
+// error messages ("spec.datasets[0].name").
 func Path(pointer string) string {
 	if pointer == "" || pointer == "/" {
 		return ""
@@ -404,10 +459,7 @@ func Path(pointer string) string {
 	rest := strings.TrimPrefix(pointer, "/")
 	for {
 		tok, more, found := strings.Cut(rest, "/")
-		if strings.IndexByte(tok, '~') >= 0 {
-			tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
-		}
-		writeElem(&b, b.Len() == 0, tok)
+		writeElem(&b, b.Len() == 0, pointerToken(tok))
 		if !found {
 			return b.String()
 		}

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v5"
@@ -172,9 +174,36 @@ func TestPath(t *testing.T) {
 		"/":   "",
 		"//":  `[""][""]`,
 		"a/b": "a.b",
+		// The library escapes tokens as in a URL fragment.
+		"/mappings/7%20CB": `mappings["7 CB"]`,
+		"/a%25b":           `["a%b"]`,
+		"/a%2":             `["a%2"]`, // not an escape: kept
 	} {
 		if got := Path(pointer); got != want {
 			t.Errorf("Path(%q) = %q, want %q", pointer, got, want)
+		}
+	}
+	for _, key := range []string{"7 CB", "a/b~c", "50%", "j'077", `"q"`, "ä"} {
+		if got, want := Path("/"+PointerToken(key)), Path("/x/" + PointerToken(key))[1:]; got != want || !strings.Contains(got, strings.ReplaceAll(key, `"`, `\"`)) {
+			t.Errorf("Path of PointerToken(%q) = %q", key, got)
+		}
+	}
+}
+
+// Unknown fields are each named, whatever their names hold (quotes, commas,
+// spaces), in the same order at every run.
+func TestUnknownFieldNames(t *testing.T) {
+	v, err := Compile("mapping-file.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := map[string]any{"namespace": "a", "mappings": map[string]any{"m 1": map[string]any{
+		"kind": "dataset", "jq": ".", "j'077": nil, "7": nil, ", ": nil, `say "hi"`: nil,
+	}}}
+	want := `[mappings["m 1"]: does not match pattern '^[A-Za-z0-9][A-Za-z0-9_.-]*$' mappings["m 1"][", "]: unknown field mappings["m 1"]["j'077"]: unknown field mappings["m 1"]["say \"hi\""]: unknown field mappings["m 1"][7]: unknown field]`
+	for range 20 {
+		if got := fmt.Sprint(v.Validate(doc)); got != want {
+			t.Fatalf("got  %s\nwant %s", got, want)
 		}
 	}
 }

@@ -273,7 +273,7 @@ func (ps *Problems) add(path, format string, args ...any) {
 // are relative to the device spec ("spec.endpoints.inbound.x.address").
 func (pl *Planner) Endpoint(device string, d *adr.Device, name string) (*Endpoint, Problems) {
 	var probs Problems
-	path := schemas.Path("/spec/endpoints/inbound/" + strings.ReplaceAll(strings.ReplaceAll(name, "~", "~0"), "/", "~1"))
+	path := schemas.Path("/spec/endpoints/inbound/" + schemas.PointerToken(name))
 	ep := d.Inbound(name)
 	if ep == nil {
 		probs.add("spec.endpoints.inbound", "no inbound endpoint %q", name)
