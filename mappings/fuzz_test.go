@@ -2,6 +2,7 @@ package mappings_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"testing"
@@ -50,6 +51,9 @@ func FuzzBodyToMappings(f *testing.F) {
 		for _, m := range all {
 			first, err1 := runBounded(t, m, input)
 			again, err2 := runBounded(t, m, input)
+			if errors.Is(err1, context.DeadlineExceeded) || errors.Is(err2, context.DeadlineExceeded) {
+				continue // how far a run gets by its deadline depends on the machine's load
+			}
 			if fmt.Sprint(err1) != fmt.Sprint(err2) || !reflect.DeepEqual(first, again) {
 				t.Errorf("%s is not deterministic on %q: %v / %v, %v / %v", m.Name, body, first, again, err1, err2)
 			}
@@ -80,7 +84,9 @@ func runBounded(t *testing.T, m *mappingfile.Mapping, input any) ([]any, error) 
 	} else {
 		out, err = m.Program.Run(ctx, input, values...)
 	}
-	if took := time.Since(start); took > limit+time.Second {
+	// Generous: a loaded machine may be late to stop it, but a mapping that
+	// ignored its deadline would run on.
+	if took := time.Since(start); took > limit+10*time.Second {
 		t.Errorf("%s took %v, past its %v deadline", m.Name, took, limit)
 	}
 	return out, err
