@@ -71,7 +71,7 @@ func parseFlags(args []string, stderr io.Writer) (options, int, bool) {
 	fs.StringVar(&o.source, "source", "https://github.com/http-connector/http-connector", "repository `URL` for the org.opencontainers.image.source label")
 	fs.StringVar(&o.revision, "revision", "", "`commit` for the revision label (default: git rev-parse HEAD)")
 	fs.StringVar(&o.caCerts, "ca-certs", "/etc/ssl/certs/ca-certificates.crt", "PEM bundle of CA certificates to put in the image (`file`)")
-	fs.BoolVar(&o.check, "check", true, "unpack the image of this machine's platform and run its `version` command")
+	fs.BoolVar(&o.check, "check", true, "unpack the image of this machine's platform and run its version command and its readiness probe")
 	switch err := fs.Parse(args); {
 	case errors.Is(err, flag.ErrHelp):
 		return o, exitOK, true
@@ -175,7 +175,7 @@ func build(ctx context.Context, o options, environ []string, stdout, stderr io.W
 	}
 	checked := ""
 	if o.check {
-		if checked, err = check(ctx, gb, dir, o.platforms, work); err != nil {
+		if checked, err = check(ctx, o.version, dir, o.platforms, work); err != nil {
 			return err
 		}
 	}
@@ -200,29 +200,6 @@ func readCACerts(path string) ([]byte, error) {
 		return nil, fmt.Errorf("read CA certificates %s: %w", path, err)
 	}
 	return b, nil
-}
-
-// check unpacks the image of this machine's platform, when it was built,
-// and runs its version command; it returns what the command printed.
-func check(ctx context.Context, gb goBuild, dir string, platforms []image.Platform, work string) (string, error) {
-	for _, p := range platforms {
-		if p.OS != runtime.GOOS || p.Architecture != runtime.GOARCH {
-			continue
-		}
-		root := filepath.Join(work, "rootfs")
-		if err := os.Mkdir(root, 0o755); err != nil {
-			return "", err
-		}
-		if err := image.Extract(dir, p, root); err != nil {
-			return "", err
-		}
-		out, err := gb.runVersion(ctx, root)
-		if err != nil {
-			return "", fmt.Errorf("check the %s image: %w", p, err)
-		}
-		return p.String() + ": " + out, nil
-	}
-	return "", nil
 }
 
 // install puts the layout at out, replacing any previous image there:

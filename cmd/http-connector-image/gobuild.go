@@ -91,7 +91,6 @@ type goBuild struct {
 	src     source
 	environ []string
 	flags   []string
-	version string // what the first line of `version` says after "http-connector "
 }
 
 // newGoBuild chooses the build flags: static (CGO_ENABLED=0, set by
@@ -108,7 +107,6 @@ func newGoBuild(src source, version string, environ []string) (goBuild, error) {
 		src:     src,
 		environ: environ,
 		flags:   []string{"-trimpath", "-buildvcs=auto", "-ldflags=-s -w -X main." + releaseVar + "=" + version},
-		version: version,
 	}, nil
 }
 
@@ -168,23 +166,6 @@ func checkReleaseVar(dir string) error {
 		}
 	}
 	return fmt.Errorf("%s declares no package-level var %s: -X main.%s would set nothing (change releaseVar in cmd/http-connector-image to the connector's variable)", dir, releaseVar, releaseVar)
-}
-
-// runVersion runs the unpacked binary's version command as the container
-// would start it (from /, with only PATH set) and returns its first line,
-// which must be "http-connector <version>".
-func (g goBuild) runVersion(ctx context.Context, root string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	out, err := command(ctx, root, image.Env(), filepath.Join(root, image.BinaryPath), "version")
-	if err != nil {
-		return "", fmt.Errorf("run %s version: %w", image.BinaryPath, err)
-	}
-	first, _, _ := strings.Cut(out, "\n")
-	if want := "http-connector " + g.version; first != want {
-		return "", fmt.Errorf("run %s version: first line %q, want %q", image.BinaryPath, first, want)
-	}
-	return first, nil
 }
 
 // command runs name in dir with the environment env and returns its
