@@ -92,8 +92,8 @@ func checkImage(ctx context.Context, c container, version string) (string, error
 // container runs programs of an unpacked image.
 type container struct {
 	root string
-	// chroot: in root as its / and as image.User, as a runtime would
-	// (this needs root). Otherwise as this process's user, from root as
+	// chroot: in root as its /, as image.User, from image.WorkingDir, as
+	// a runtime would (this needs root). Otherwise as this process's user, from root as
 	// the working folder but with this machine's /, so a ready file
 	// the probe looks for is this machine's.
 	chroot bool
@@ -130,7 +130,7 @@ func (c container) run(ctx context.Context, argv ...string) (result, error) {
 		if err != nil {
 			return result{}, err
 		}
-		cmd.Dir = "/"
+		cmd.Dir = image.WorkingDir
 		cmd.SysProcAttr = &syscall.SysProcAttr{
 			Chroot:     c.root,
 			Credential: &syscall.Credential{Uid: uid, Gid: gid, Groups: []uint32{}},

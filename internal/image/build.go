@@ -161,7 +161,7 @@ func configFile(p Platform, m Metadata) *v1.ConfigFile {
 			Entrypoint: []string{BinaryPath},
 			Cmd:        []string{"run"},
 			Env:        Env(),
-			WorkingDir: "/",
+			WorkingDir: WorkingDir,
 			Labels:     m.labels(),
 		},
 		RootFS: v1.RootFS{Type: "layers"},

@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -251,8 +252,9 @@ func TestIndex(t *testing.T) {
 			if !reflect.DeepEqual(c.Entrypoint, []string{"/http-connector"}) || !reflect.DeepEqual(c.Cmd, []string{"run"}) {
 				t.Errorf("entrypoint, cmd = %q, %q; want [/http-connector], [run]", c.Entrypoint, c.Cmd)
 			}
-			if !reflect.DeepEqual(c.Env, Env()) {
-				t.Errorf("env = %q, want %q", c.Env, Env())
+			wantEnv := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"}
+			if !reflect.DeepEqual(c.Env, wantEnv) || c.WorkingDir != "/home/nonroot" {
+				t.Errorf("env, working folder = %q, %q; want %q, /home/nonroot", c.Env, c.WorkingDir, wantEnv)
 			}
 			if !reflect.DeepEqual(c.Labels, wantLabels) {
 				t.Errorf("labels = %v, want %v", c.Labels, wantLabels)
@@ -376,17 +378,30 @@ func TestExtractRuns(t *testing.T) {
 	if err := Extract(dir, p, root); err != nil {
 		t.Fatalf("Extract: %v", err)
 	}
-	for name, want := range map[string]os.FileMode{
-		"http-connector":                    0o755,
-		"etc/ssl/certs/ca-certificates.crt": 0o644,
-		"tmp":                               os.ModeDir | os.ModeSticky | 0o777,
-		"home/nonroot":                      os.ModeDir | 0o700,
+	// Owners only as root; otherwise everything is this user's.
+	owner := func(id int) int {
+		if os.Geteuid() == 0 {
+			return id
+		}
+		return os.Geteuid()
+	}
+	for name, want := range map[string]struct {
+		mode os.FileMode
+		uid  int
+	}{
+		"http-connector":                    {0o755, owner(65532)},
+		"etc/ssl/certs/ca-certificates.crt": {0o644, owner(0)},
+		"tmp":                               {os.ModeDir | os.ModeSticky | 0o777, owner(0)},
+		"home/nonroot":                      {os.ModeDir | 0o700, owner(65532)},
 	} {
 		fi, err := os.Stat(filepath.Join(root, name))
 		if err != nil {
 			t.Errorf("extracted %s: %v", name, err)
-		} else if fi.Mode() != want {
-			t.Errorf("extracted %s: mode %v, want %v", name, fi.Mode(), want)
+			continue
+		}
+		uid := int(fi.Sys().(*syscall.Stat_t).Uid)
+		if fi.Mode() != want.mode || uid != want.uid {
+			t.Errorf("extracted %s: mode %v, owner %d; want %v, %d", name, fi.Mode(), uid, want.mode, want.uid)
 		}
 	}
 	cmd := exec.Command(filepath.Join(root, BinaryPath), "version")
@@ -497,7 +512,7 @@ func TestReadLayout(t *testing.T) {
 		t.Fatalf("Archive: %v", err)
 	}
 	unpacked := t.TempDir()
-	if err := untar(&buf, unpacked); err != nil {
+	if err := untar(&buf, unpacked, false); err != nil {
 		t.Fatalf("unpack the archive: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(unpacked, "oci-layout")); err != nil {

@@ -13,19 +13,28 @@ const (
 	// BinaryPath is the connector executable, the entrypoint.
 	BinaryPath = "/http-connector"
 	// CACertsPath is the CA bundle: the first file Go's crypto/x509 reads
-	// on Linux, so no SSL_CERT_FILE is needed.
+	// on Linux, and SSL_CERT_FILE too.
 	CACertsPath = "/etc/ssl/certs/ca-certificates.crt"
-	// User is the uid:gid the container runs as: distroless's nonroot.
+	// User is the uid:gid the container runs as: distroless's nonroot,
+	// numeric so that Kubernetes can check runAsNonRoot.
 	User = "65532:65532"
+	// WorkingDir is where the entrypoint starts: nonroot's home, as in
+	// the Dockerfile's base (distroless static, nonroot), so that a
+	// relative path in the settings lands somewhere the user may write.
+	WorkingDir = "/home/nonroot"
 
 	nonroot = 65532
 )
 
-// Env is the image's environment: the PATH container runtimes use when
-// an image sets none, written down so that every runtime agrees. No
-// SSL_CERT_FILE: the bundle is where Go looks first (CACertsPath).
+// Env is the image's environment, that of the Dockerfile's base: the
+// PATH container runtimes use when an image sets none, written down so
+// that every runtime agrees, and SSL_CERT_FILE naming the CA bundle
+// (where Go looks first anyway) for anything else that reads it.
 func Env() []string {
-	return []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+	return []string{
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"SSL_CERT_FILE=" + CACertsPath,
+	}
 }
 
 // passwd and group name root and nonroot, so that what looks the user up

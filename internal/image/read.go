@@ -122,9 +122,10 @@ func readIndex(dir string) (string, v1.ImageIndex, error) {
 }
 
 // Extract unpacks the filesystem of one platform's image in the layout
-// into dest, an existing folder, as a container runtime would (without
-// the owners, which need root). It takes folders and regular files only,
-// which is all the image holds.
+// into dest, an existing folder, as a container runtime would: with the
+// owners when run as root (who alone may give files away), without them
+// otherwise. It takes folders and regular files only, which is all the
+// image holds.
 func Extract(dir string, p Platform, dest string) error {
 	_, ii, err := readIndex(dir)
 	if err != nil {
@@ -144,7 +145,7 @@ func Extract(dir string, p Platform, dest string) error {
 		}
 		rc := mutate.Extract(img)
 		defer rc.Close()
-		if err := untar(rc, dest); err != nil {
+		if err := untar(rc, dest, os.Geteuid() == 0); err != nil {
 			return fmt.Errorf("extract %s: %w", p, err)
 		}
 		return nil
@@ -152,9 +153,10 @@ func Extract(dir string, p Platform, dest string) error {
 	return fmt.Errorf("extract %s: no image for that platform in %s", p, dir)
 }
 
-// untar writes the tar's folders and regular files under dest; names
-// cannot leave it, since each is cleaned as a path from /.
-func untar(r io.Reader, dest string) error {
+// untar writes the tar's folders and regular files under dest, with their
+// owners if owners is set; names cannot leave it, since each is cleaned as
+// a path from /.
+func untar(r io.Reader, dest string, owners bool) error {
 	tr := tar.NewReader(r)
 	for {
 		h, err := tr.Next()
@@ -184,7 +186,13 @@ func untar(r io.Reader, dest string) error {
 		default:
 			return fmt.Errorf("%s: entry type %q not supported", h.Name, h.Typeflag)
 		}
-		// Chmod, not the mode at creation, which the umask would narrow.
+		if owners {
+			if err := os.Lchown(target, h.Uid, h.Gid); err != nil {
+				return err
+			}
+		}
+		// Chmod, not the mode at creation, which the umask would narrow;
+		// after chown, which may clear mode bits.
 		if err := os.Chmod(target, mode); err != nil {
 			return err
 		}
