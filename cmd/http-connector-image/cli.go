@@ -29,6 +29,9 @@ const (
 	formatTarball = "tarball" // the same folder as one tar, an OCI archive
 )
 
+// defaultPlatforms are the connector metadata's supportedArchitectures.
+const defaultPlatforms = "linux/amd64,linux/arm64"
+
 // options are the command's flags, checked.
 type options struct {
 	out       string
@@ -67,7 +70,7 @@ func parseFlags(args []string, stderr io.Writer) (options, int, bool) {
 	fs.StringVar(&o.format, "format", formatLayout, "`format`: layout (an OCI image layout folder) or tarball (an OCI archive, the folder as one tar)")
 	fs.StringVar(&o.tag, "tag", "", "the image's `tag` in the layout (default: the version)")
 	fs.StringVar(&o.version, "version", "dev", "the connector's `version`, printed by `http-connector version` and labelled")
-	platforms := fs.String("platforms", "linux/amd64,linux/arm64", "comma-separated `platforms` to build")
+	platforms := fs.String("platforms", defaultPlatforms, "comma-separated `platforms` to build")
 	fs.StringVar(&o.source, "source", "https://github.com/http-connector/http-connector", "repository `URL` for the org.opencontainers.image.source label")
 	fs.StringVar(&o.revision, "revision", "", "`commit` for the revision label (default: git rev-parse HEAD)")
 	fs.StringVar(&o.caCerts, "ca-certs", "/etc/ssl/certs/ca-certificates.crt", "PEM bundle of CA certificates to put in the image (`file`)")
