@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/http-connector/http-connector/internal/certbundle"
@@ -144,15 +145,9 @@ func build(ctx context.Context, o options, environ []string, stdout, stderr io.W
 	}
 	defer os.RemoveAll(work)
 
-	var binaries []image.Binary
-	for _, p := range o.platforms {
-		t := time.Now()
-		exe := filepath.Join(work, "bin", p.Architecture, "http-connector")
-		if err := gb.compile(ctx, p, exe); err != nil {
-			return err
-		}
-		fmt.Fprintf(stderr, "built %s in %.1fs\n", p, time.Since(t).Seconds())
-		binaries = append(binaries, image.Binary{Platform: p, Path: exe})
+	binaries, err := compileAll(ctx, gb, o.platforms, work, stderr)
+	if err != nil {
+		return err
 	}
 	ix, err := image.Build(meta, caCerts, binaries)
 	if err != nil {
@@ -187,6 +182,50 @@ func build(ctx context.Context, o options, environ []string, stdout, stderr io.W
 	}
 	report(stdout, o, sum, checked, time.Since(start))
 	return nil
+}
+
+// compileAll builds the connector for every platform at once, into work:
+// a cold build compiles the standard library and the module once per
+// architecture, a warm one mostly links, and either way two builds share
+// two cores better than one after the other. The first failure stops the
+// others and is the one returned.
+func compileAll(ctx context.Context, gb goBuild, platforms []image.Platform, work string, stderr io.Writer) ([]image.Binary, error) {
+	bctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu    sync.Mutex
+		first error
+		wg    sync.WaitGroup
+	)
+	binaries := make([]image.Binary, len(platforms))
+	took := make([]time.Duration, len(platforms))
+	for i, p := range platforms {
+		wg.Go(func() {
+			t := time.Now()
+			exe := filepath.Join(work, "bin", p.Architecture, "http-connector")
+			if err := gb.compile(bctx, p, exe); err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+					cancel()
+				}
+				mu.Unlock()
+				return
+			}
+			binaries[i], took[i] = image.Binary{Platform: p, Path: exe}, time.Since(t)
+		})
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if first != nil {
+		return nil, first
+	}
+	for i, p := range platforms {
+		fmt.Fprintf(stderr, "built %s in %.1fs\n", p, took[i].Seconds())
+	}
+	return binaries, nil
 }
 
 // readCACerts reads the bundle the image trusts and checks that it holds

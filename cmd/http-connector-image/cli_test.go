@@ -279,3 +279,19 @@ func TestCheckReleaseVar(t *testing.T) {
 		t.Errorf("the connector: %v", err)
 	}
 }
+
+// TestCompileAllFails: the builds run at once, and a failure is one of
+// theirs, not a build stopped because of it.
+func TestCompileAllFails(t *testing.T) {
+	amd64, _ := image.ParsePlatform("linux/amd64")
+	arm64, _ := image.ParsePlatform("linux/arm64")
+	gb := goBuild{src: source{module: t.TempDir()}, environ: os.Environ()}
+	var stderr bytes.Buffer
+	bins, err := compileAll(context.Background(), gb, []image.Platform{amd64, arm64}, t.TempDir(), &stderr)
+	if err == nil || !strings.HasPrefix(err.Error(), "build the connector for linux/") || strings.Contains(err.Error(), "killed") {
+		t.Errorf("compileAll outside the module = %v, %v; want a build's own failure", bins, err)
+	}
+	if stderr.Len() > 0 {
+		t.Errorf("stderr %q, want nothing built", stderr.String())
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sync"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -93,23 +94,37 @@ func Build(m Metadata, caCerts []byte, binaries []Binary) (*Index, error) {
 	if len(binaries) == 0 {
 		return nil, errors.New("build image: no binary")
 	}
-	var ii v1.ImageIndex = mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
 	seen := map[Platform]bool{}
 	for _, b := range binaries {
 		if seen[b.Platform] {
 			return nil, fmt.Errorf("build image: platform %s given twice", b.Platform)
 		}
 		seen[b.Platform] = true
-		exe, err := os.ReadFile(b.Path)
-		if err != nil {
-			return nil, fmt.Errorf("build image for %s: %w", b.Platform, err)
-		}
-		img, err := platformImage(b.Platform, m, exe, caCerts)
-		if err != nil {
-			return nil, fmt.Errorf("build image for %s: %w", b.Platform, err)
-		}
+	}
+	// Each platform's layer is compressed on a core of its own; the
+	// index lists them in the order given.
+	imgs := make([]v1.Image, len(binaries))
+	errs := make([]error, len(binaries))
+	var wg sync.WaitGroup
+	for i, b := range binaries {
+		wg.Go(func() {
+			exe, err := os.ReadFile(b.Path)
+			if err == nil {
+				imgs[i], err = platformImage(b.Platform, m, exe, caCerts)
+			}
+			if err != nil {
+				errs[i] = fmt.Errorf("build image for %s: %w", b.Platform, err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	var ii v1.ImageIndex = mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
+	for i, b := range binaries {
 		ii = mutate.AppendManifests(ii, mutate.IndexAddendum{
-			Add: img,
+			Add: imgs[i],
 			Descriptor: v1.Descriptor{Platform: &v1.Platform{
 				OS:           b.Platform.OS,
 				Architecture: b.Platform.Architecture,

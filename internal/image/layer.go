@@ -106,12 +106,13 @@ func layerTar(entries []entry, mtime time.Time) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// compress gzips a layer at the best compression, with no name or time
+// compress gzips a layer at the default level (the best saves 0.3% of a
+// connector layer and takes 2.5 times as long, 2.4 s), with no name or time
 // in the gzip header, so the compressed bytes (and the digest a registry
 // knows the layer by) depend on the content alone.
 func compress(raw []byte) ([]byte, error) {
 	var buf bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	zw, err := gzip.NewWriterLevel(&buf, gzip.DefaultCompression)
 	if err != nil {
 		return nil, err
 	}
