@@ -28,7 +28,6 @@
 package connector
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -261,13 +260,7 @@ type Runtime struct {
 func Run(ctx context.Context, src Source, o Options) (err error) {
 	o.defaults()
 	rt := &Runtime{opts: o, log: o.Logger, began: time.Now(), endpoints: map[string]*endpoint{}, assets: map[string]*running{}, disabled: map[string]*plan.Asset{}, clock: aiorpc.NewClock(), metrics: newMetricsState(&o)}
-	if b := o.Build; b.Version != "" {
-		ev := rt.log.Info().Str("version", b.Version)
-		if b.Revision != "" {
-			ev = ev.Str("commit", b.Revision).Bool("modified", b.Modified)
-		}
-		ev.Str("go", b.GoVersion).Msg("http-connector starting")
-	}
+	rt.logStart()
 	if o.LowGCWhileStarting {
 		rt.gc = lowerGCForStartup()
 		defer rt.gc.restore()
@@ -278,12 +271,7 @@ func Run(ctx context.Context, src Source, o Options) (err error) {
 	if rt.setup.Close != nil {
 		defer rt.setup.Close()
 	}
-	rt.otlp = rt.setup.OTLP
-	if o.OTLP.Endpoint != "" {
-		rt.otlp = o.OTLP
-	}
-	rt.otlp.Interval, rt.otlp.Timeout = cmp.Or(o.OTLP.Interval, rt.otlp.Interval), cmp.Or(o.OTLP.Timeout, rt.otlp.Timeout)
-	rt.metrics.on = rt.metrics.on || rt.otlp.Endpoint != ""
+	rt.chooseOTLP()
 	if rt.setup.Secrets == nil {
 		rt.setup.Secrets = noSecrets{}
 	}
@@ -312,21 +300,9 @@ func Run(ctx context.Context, src Source, o Options) (err error) {
 		}
 		defer stop()
 	}
-	if rt.otlp.Endpoint != "" {
-		// A collector that cannot be used costs the metrics, not the
-		// telemetry: the connector runs on without them.
-		if stop, err := rt.startOTLP(ctx); err != nil {
-			rt.log.Error().Err(err).Msg("metrics are not pushed")
-		} else {
-			// After the flush (deferred later, run earlier): the last
-			// export has the final totals.
-			defer func() {
-				sctx, cancel := rt.shutdownContext(ctx)
-				defer cancel()
-				stop(sctx)
-			}()
-		}
-	}
+	// After the flush (deferred later, run earlier): the last export has
+	// the final totals.
+	defer rt.startOTLP(ctx)()
 	broker := rt.brokerURL()
 	waitCtx, cancel := context.WithTimeout(ctx, o.ConnectWait)
 	if err := rt.client.AwaitConnection(waitCtx); err != nil && ctx.Err() == nil {
@@ -368,11 +344,7 @@ func Run(ctx context.Context, src Source, o Options) (err error) {
 	rt.closeActions()
 	rt.closeEndpoints()
 	rt.stats.close(rt)
-	st := rt.Snapshot()
-	rt.log.Info().Int64("samples", st.Samples).Int64("messages", st.Messages).Int64("failed_samples", st.Failures).
-		Int64("filtered_samples", rt.counters.Filtered.Load()).Int64("suppressed_samples", rt.counters.Suppressed.Load()).
-		Int64("duplicates", rt.counters.Duplicates.Load()).Int64("missed_ticks", st.Missed).
-		Int64("retries", rt.counters.Retries.Load()).Int64("skipped_ticks", rt.counters.Skipped.Load()).Msg("stopped")
+	rt.logStopped()
 
 	gctx, cancel := rt.shutdownContext(ctx)
 	defer cancel()
@@ -383,6 +355,28 @@ func Run(ctx context.Context, src Source, o Options) (err error) {
 	default:
 		return nil
 	}
+}
+
+// logStart logs which build starts.
+func (rt *Runtime) logStart() {
+	b := rt.opts.Build
+	if b.Version == "" {
+		return
+	}
+	ev := rt.log.Info().Str("version", b.Version)
+	if b.Revision != "" {
+		ev = ev.Str("commit", b.Revision).Bool("modified", b.Modified)
+	}
+	ev.Str("go", b.GoVersion).Msg("http-connector starting")
+}
+
+// logStopped logs the run's totals once the samplers have stopped.
+func (rt *Runtime) logStopped() {
+	st := rt.Snapshot()
+	rt.log.Info().Int64("samples", st.Samples).Int64("messages", st.Messages).Int64("failed_samples", st.Failures).
+		Int64("filtered_samples", rt.counters.Filtered.Load()).Int64("suppressed_samples", rt.counters.Suppressed.Load()).
+		Int64("duplicates", rt.counters.Duplicates.Load()).Int64("missed_ticks", st.Missed).
+		Int64("retries", rt.counters.Retries.Load()).Int64("skipped_ticks", rt.counters.Skipped.Load()).Msg("stopped")
 }
 
 // shutdownContext bounds one step of the shutdown: ShutdownTimeout, or

@@ -120,22 +120,43 @@ func (rt *Runtime) metricsHandler() http.Handler {
 	return metrics.NewPrometheus(metricsSource{rt}, rt.metricsOptions())
 }
 
-// startOTLP starts pushing the metrics to the OTLP endpoint; stop makes a
-// last export.
-func (rt *Runtime) startOTLP(ctx context.Context) (stop func(context.Context), err error) {
+// chooseOTLP decides where the metrics are pushed, if anywhere: the
+// options' endpoint, else the source's (Akri mode), with the options'
+// interval and timeout if set.
+func (rt *Runtime) chooseOTLP() {
+	o := rt.opts.OTLP
+	rt.otlp = rt.setup.OTLP
+	if o.Endpoint != "" {
+		rt.otlp = o
+	}
+	rt.otlp.Interval, rt.otlp.Timeout = cmp.Or(o.Interval, rt.otlp.Interval), cmp.Or(o.Timeout, rt.otlp.Timeout)
+	rt.metrics.on = rt.metrics.on || rt.otlp.Endpoint != ""
+}
+
+// startOTLP starts pushing the metrics to the OTLP endpoint, if there is
+// one; stop makes a last export, bounded by the shutdown timeout. A
+// collector that cannot be used costs the metrics, not the telemetry: the
+// error is logged and the connector runs on.
+func (rt *Runtime) startOTLP(ctx context.Context) (stop func()) {
 	o := rt.otlp
+	if o.Endpoint == "" {
+		return func() {}
+	}
 	o.Options = rt.metricsOptions()
 	if o.ServiceVersion == "" {
 		o.ServiceVersion = rt.opts.Build.Version
 	}
 	x, err := metrics.StartOTLP(ctx, metricsSource{rt}, o)
 	if err != nil {
-		return nil, err
+		rt.log.Error().Err(err).Msg("metrics are not pushed")
+		return func() {}
 	}
 	rt.log.Info().Str("endpoint", o.Endpoint).Dur("interval", cmp.Or(o.Interval, metrics.DefaultOTLPInterval)).Msg("pushing metrics with OTLP")
-	return func(ctx context.Context) {
-		if err := x.Shutdown(ctx); err != nil {
+	return func() {
+		sctx, cancel := rt.shutdownContext(ctx)
+		defer cancel()
+		if err := x.Shutdown(sctx); err != nil {
 			rt.log.Warn().Err(err).Msg("metrics")
 		}
-	}, nil
+	}
 }
