@@ -134,43 +134,7 @@ func TestBuildsConnectorImage(t *testing.T) {
 	}
 	digest := m[1]
 
-	// Read back with go-containerregistry alone.
-	root, err := layout.ImageIndexFromPath(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rim, err := root.IndexManifest()
-	if err != nil || len(rim.Manifests) != 1 || rim.Manifests[0].Digest.String() != digest {
-		t.Fatalf("index.json = %+v (%v), want one entry %s", rim, err, digest)
-	}
-	ii, err := root.ImageIndex(rim.Manifests[0].Digest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	im, err := ii.IndexManifest()
-	if err != nil || len(im.Manifests) != 1 || im.Manifests[0].Platform == nil || im.Manifests[0].Platform.Architecture != p.Architecture {
-		t.Fatalf("index = %+v (%v), want one image for %s", im, err, p)
-	}
-	img, err := ii.Image(im.Manifests[0].Digest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	labels := cf.Config.Labels
-	if labels["org.opencontainers.image.version"] != "1.2.3-test" || labels["org.opencontainers.image.created"] != "2023-11-14T22:13:20Z" {
-		t.Errorf("labels = %v, want version 1.2.3-test, created 2023-11-14T22:13:20Z (SOURCE_DATE_EPOCH)", labels)
-	}
-	if head, err := exec.Command("git", "rev-parse", "HEAD").Output(); err == nil {
-		if want := strings.TrimSpace(string(head)); labels["org.opencontainers.image.revision"] != want {
-			t.Errorf("revision label = %q, want HEAD %s", labels["org.opencontainers.image.revision"], want)
-		}
-	}
-	if cf.Config.User != "65532:65532" || strings.Join(cf.Config.Entrypoint, " ") != "/http-connector" || strings.Join(cf.Config.Cmd, " ") != "run" {
-		t.Errorf("user %q, entrypoint %q, cmd %q; want 65532:65532, [/http-connector], [run]", cf.Config.User, cf.Config.Entrypoint, cf.Config.Cmd)
-	}
+	checkReadBack(t, out, digest, p)
 
 	// The check: the unpacked filesystem runs.
 	rootfs := t.TempDir()
@@ -293,5 +257,48 @@ func TestCompileAllFails(t *testing.T) {
 	}
 	if stderr.Len() > 0 {
 		t.Errorf("stderr %q, want nothing built", stderr.String())
+	}
+}
+
+// checkReadBack reads the layout at out back with go-containerregistry
+// alone: one index of one image for p, with the labels, user, entrypoint
+// and command of the Dockerfile.
+func checkReadBack(t *testing.T, out, digest string, p image.Platform) {
+	t.Helper()
+	root, err := layout.ImageIndexFromPath(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rim, err := root.IndexManifest()
+	if err != nil || len(rim.Manifests) != 1 || rim.Manifests[0].Digest.String() != digest {
+		t.Fatalf("index.json = %+v (%v), want one entry %s", rim, err, digest)
+	}
+	ii, err := root.ImageIndex(rim.Manifests[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := ii.IndexManifest()
+	if err != nil || len(im.Manifests) != 1 || im.Manifests[0].Platform == nil || im.Manifests[0].Platform.Architecture != p.Architecture {
+		t.Fatalf("index = %+v (%v), want one image for %s", im, err, p)
+	}
+	img, err := ii.Image(im.Manifests[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels := cf.Config.Labels
+	if labels["org.opencontainers.image.version"] != "1.2.3-test" || labels["org.opencontainers.image.created"] != "2023-11-14T22:13:20Z" {
+		t.Errorf("labels = %v, want version 1.2.3-test, created 2023-11-14T22:13:20Z (SOURCE_DATE_EPOCH)", labels)
+	}
+	if head, err := exec.Command("git", "rev-parse", "HEAD").Output(); err == nil {
+		if want := strings.TrimSpace(string(head)); labels["org.opencontainers.image.revision"] != want {
+			t.Errorf("revision label = %q, want HEAD %s", labels["org.opencontainers.image.revision"], want)
+		}
+	}
+	if cf.Config.User != "65532:65532" || strings.Join(cf.Config.Entrypoint, " ") != "/http-connector" || strings.Join(cf.Config.Cmd, " ") != "run" {
+		t.Errorf("user %q, entrypoint %q, cmd %q; want 65532:65532, [/http-connector], [run]", cf.Config.User, cf.Config.Entrypoint, cf.Config.Cmd)
 	}
 }
