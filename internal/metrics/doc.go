@@ -84,12 +84,13 @@
 // the datasets that have stopped (ConnectorTotals.Stopped), so that they
 // never go down. Turn PerDataset off for fleets of more than a few
 // thousand datasets: a scrape of 10,000 datasets per dataset takes some
-// 2.5 s of a core here (1.1 MB gzipped), one summed some 6 ms.
+// 0.5 s of a core here (1.5 MB gzipped), one summed some 4 ms.
 //
 // # Prometheus
 //
-// NewPrometheus serves the text format (0.0.4), from a registry of its
-// own. OpenMetrics is not offered: it would add _total to Microsoft's
+// NewPrometheus serves the text format (0.0.4), with these metrics only,
+// gzipped at the fastest level when the scraper accepts gzip (Prometheus
+// does). OpenMetrics is not offered: it would add _total to Microsoft's
 // counter names. At most two scrapes run at once, others get 503. A
 // series that cannot be exposed (a label value that is not UTF-8, two datasets
 // with the same asset and dataset names) is left out of the scrape and

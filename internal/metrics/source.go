@@ -11,10 +11,10 @@ import "time"
 // or a scrape and an export).
 type Source interface {
 	// Datasets calls f once for each running dataset, with its totals so
-	// far, and returns when it has called f for the last one. f may block
-	// for a while (the Prometheus registry reads the metrics as they are
-	// made), so Datasets should not hold a lock that the samplers need
-	// while it calls f: walk a copy of the list of datasets.
+	// far, and returns when it has called f for the last one. A walk over
+	// 10,000 datasets takes a while, so Datasets should not hold a lock
+	// that the samplers need while it calls f: walk a copy of the list of
+	// datasets.
 	Datasets(f func(DatasetTotals))
 	// Connector is the connector-wide totals.
 	Connector() ConnectorTotals
