@@ -102,10 +102,11 @@ type harness struct {
 // setup adjusts a harness before the connector starts.
 type setup struct {
 	configure func(*akri.Options)
-	handler   http.Handler        // the device's; default the thermostat
-	deviceTLS *tls.Certificate    // if set, the device serves https with it
-	auth      *adr.Authentication // the device endpoint's
-	vars      map[string]string   // more operator variables
+	handler   http.Handler             // the device's; default the thermostat
+	deviceTLS *tls.Certificate         // if set, the device serves https with it
+	auth      *adr.Authentication      // the device endpoint's
+	vars      map[string]string        // more operator variables
+	faults    map[string]adrfake.Fault // by command, injected before the connector starts
 }
 
 func startHarness(t *testing.T, assets map[string]adr.Asset, assigned string, configure func(*akri.Options)) *harness {
@@ -150,6 +151,9 @@ func startHarnessWith(t *testing.T, assets map[string]adr.Asset, assigned string
 		t.Fatal(err)
 	}
 	t.Cleanup(h.fake.Close)
+	for command, f := range su.faults {
+		h.fake.Inject(command, f)
+	}
 	h.in = mqtttest.Listen(t, h.broker.URL(), "subscriber", "plant/#")
 
 	// The operator's mounts and environment.

@@ -23,7 +23,11 @@ type assetState struct {
 	health  *adrclient.DatasetHealth
 	stop    context.CancelFunc
 	failing map[string]string // dataset → last sampling error
-	actions *actionState      // once the asset has management actions
+	reasons map[string]string // dataset → reason code of that error
+	// unregistered are the datasets whose message schema the registry
+	// refused: dataset → why.
+	unregistered map[string]string
+	actions      *actionState // once the asset has management actions
 }
 
 func (w *worker) setupAsset(ctx context.Context, as *assetState) {

@@ -55,7 +55,7 @@ func (w *worker) applyAssignments(ctx context.Context, a akrimount.Assignments) 
 				w.log.Warn().Str("asset", name).Str("endpoint", ref.String()).Str("also", other.ep.ref.String()).Msg("asset listed under two endpoints; keeping the first")
 				continue
 			}
-			as := &assetState{name: name, ep: es, failing: map[string]string{}}
+			as := &assetState{name: name, ep: es, failing: map[string]string{}, reasons: map[string]string{}, unregistered: map[string]string{}}
 			es.assets[name] = as
 			w.assets[name] = as
 			w.setupAsset(ctx, as)

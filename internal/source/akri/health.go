@@ -22,20 +22,34 @@ func (w *worker) datasetState(ctx context.Context, asset, dataset string, err er
 	if as == nil || as.health == nil {
 		return
 	}
+	if err != nil {
+		as.failing[dataset] = err.Error()
+		as.reasons[dataset] = reasonCode(err)
+	} else {
+		delete(as.failing, dataset)
+	}
+	w.reportDataset(ctx, as, dataset)
+	w.endpointHealth(ctx, as.ep)
+}
+
+// reportDataset reports a dataset's runtime health: unavailable while its
+// samples fail, or while the registry refuses its message schema.
+func (w *worker) reportDataset(ctx context.Context, as *assetState, dataset string) {
+	if as.health == nil {
+		return
+	}
 	rh := adr.RuntimeHealth{Status: "Available", LastUpdateTime: time.Now().UTC()}
 	if as.def != nil && as.def.Version != nil {
 		rh.Version = *as.def.Version
 	}
-	if err != nil {
-		rh.Status, rh.Message, rh.ReasonCode = "Unavailable", "Failed to sample the dataset: "+err.Error(), reasonCode(err)
-		as.failing[dataset] = err.Error()
-	} else {
-		delete(as.failing, dataset)
+	if msg, failing := as.failing[dataset]; failing {
+		rh.Status, rh.Message, rh.ReasonCode = "Unavailable", "Failed to sample the dataset: "+msg, as.reasons[dataset]
+	} else if msg, refused := as.unregistered[dataset]; refused {
+		rh.Status, rh.Message, rh.ReasonCode = "Unavailable", "Failed to register the message schema: "+msg, "SchemaRegistrationFailed"
 	}
 	if herr := as.health.Report(ctx, dataset, rh); herr != nil {
-		w.log.Warn().Err(herr).Str("asset", asset).Msg("reporting dataset health failed")
+		w.log.Warn().Err(herr).Str("asset", as.name).Msg("reporting dataset health failed")
 	}
-	w.endpointHealth(ctx, as.ep)
 }
 
 func (w *worker) endpointHealth(ctx context.Context, es *endpointState) {

@@ -106,6 +106,7 @@ func (w *worker) registerSchema(ctx context.Context, asset, dataset string, payl
 		if err != nil {
 			if ctx.Err() == nil {
 				log.Warn().Err(err).Msg("registering the message schema failed; trying again with a later message")
+				w.post(event{kind: evSchemaFailed, asset: asset, dataset: dataset, err: err, decor: dd})
 			}
 			dd.trying.Store(false)
 			return
@@ -159,6 +160,10 @@ func (w *worker) schemaRegistered(ctx context.Context, e event) {
 	}
 	dd.registered.Store(true)
 	dd.trying.Store(false)
+	if _, was := as.unregistered[e.dataset]; was {
+		delete(as.unregistered, e.dataset)
+		w.reportDataset(ctx, as, e.dataset)
+	}
 	log := w.log.With().Str("asset", e.asset).Str("dataset", e.dataset).Logger()
 	_, err := w.status.UpdateAsset(ctx, as.ep.ref.Device, as.ep.ref.Endpoint, e.asset, func(s *adr.AssetStatus) {
 		entry := adr.DatasetStatus{Name: e.dataset}
@@ -174,4 +179,20 @@ func (w *worker) schemaRegistered(ctx context.Context, e event) {
 		return
 	}
 	log.Info().Str("schema", ref.SchemaName).Msg("message schema registered")
+}
+
+// schemaFailed takes a registration the registry refused: the dataset's
+// runtime health says so (SchemaRegistrationFailed) while it samples well,
+// since its messages go out without a schema, until a later message's
+// registration succeeds.
+func (w *worker) schemaFailed(ctx context.Context, e event) {
+	as := w.assets[e.asset]
+	w.mu.Lock()
+	current := w.decor[e.asset+"/"+e.dataset] == e.decor
+	w.mu.Unlock()
+	if as == nil || !current {
+		return
+	}
+	as.unregistered[e.dataset] = e.err.Error()
+	w.reportDataset(ctx, as, e.dataset)
 }

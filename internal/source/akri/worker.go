@@ -34,6 +34,7 @@ const (
 	evCredentials
 	evAuth
 	evSchemaRegistered
+	evSchemaFailed
 	evActionCalled
 	evActionSchemas
 )
@@ -207,6 +208,8 @@ func (w *worker) handle(ctx context.Context, e event) {
 		w.registerSchema(ctx, e.asset, e.dataset, e.payload, e.schemaText)
 	case evSchemaRegistered:
 		w.schemaRegistered(ctx, e)
+	case evSchemaFailed:
+		w.schemaFailed(ctx, e)
 	case evActionCalled:
 		w.actionCalled(ctx, e.call)
 	case evActionSchemas:
