@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -82,7 +83,8 @@ func (f *secretsFixture) statusPage(t *testing.T) {
 	done := make(chan int, 1)
 	args := []string{"run", "--config", filepath.Join(f.dir, "config"), "--log-level", "trace", "--log-format", "json",
 		"--metrics-addr", "127.0.0.1:0", "--status-page"}
-	go func() { done <- run(ctx, args, f.environ, io.Discard, &logs) }()
+	environ := append(slices.Clip(f.environ), "HTTP_CONNECTOR_PPROF=127.0.0.1:0")
+	go func() { done <- run(ctx, args, environ, io.Discard, &logs) }()
 	defer func() {
 		cancel()
 		code := <-done
@@ -123,6 +125,28 @@ func (f *secretsFixture) statusPage(t *testing.T) {
 	for _, r := range list.Rows {
 		code, body := c.post(t, "/api/try", fmt.Sprintf(`{"asset":%q,"dataset":%q}`, r.Asset, r.Dataset))
 		record("try "+r.Asset+" "+r.Dataset, code, body)
+	}
+	// The pprof pages, as whoever debugs the running connector reads them.
+	var pprof string
+	for _, r := range logs.Records() {
+		if r["message"] == "serving pprof" {
+			pprof = fmt.Sprint(r["address"])
+		}
+	}
+	if pprof == "" {
+		t.Fatal("no pprof address in the logs")
+	}
+	for _, page := range []string{"cmdline", "goroutine?debug=2", "heap?debug=1", "allocs?debug=1"} {
+		resp, err := http.Get("http://" + pprof + "/debug/pprof/" + page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("pprof %s: %s", page, resp.Status)
+		}
+		record("pprof "+page, resp.StatusCode, string(b))
 	}
 }
 
