@@ -1,7 +1,6 @@
 package metrics
 
 import (
-	"compress/gzip"
 	"context"
 	"crypto/tls"
 	"io"
@@ -25,71 +24,19 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/http-connector/http-connector/internal/testing/otlptest"
 	"github.com/http-connector/http-connector/internal/testing/testcert"
 )
-
-// received is one export request a test receiver got, with its encoded
-// size.
-type received struct {
-	req  *colmetricpb.ExportMetricsServiceRequest
-	size int
-}
-
-// httpReceiver is an OTLP/HTTP receiver: it decodes the protobuf requests
-// to /v1/metrics and hands them over on got. fail, if set, is the status
-// it answers instead of 200.
-type httpReceiver struct {
-	got  chan received
-	fail int
-}
-
-func (r *httpReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	if req.URL.Path != "/v1/metrics" || req.Method != http.MethodPost {
-		http.Error(w, "not an OTLP metrics request", http.StatusNotFound)
-		return
-	}
-	if ct := req.Header.Get("Content-Type"); ct != "application/x-protobuf" {
-		http.Error(w, "content type "+ct, http.StatusUnsupportedMediaType)
-		return
-	}
-	var body io.Reader = req.Body
-	if req.Header.Get("Content-Encoding") == "gzip" {
-		zr, err := gzip.NewReader(req.Body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		body = zr
-	}
-	b, err := io.ReadAll(body)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	m := &colmetricpb.ExportMetricsServiceRequest{}
-	if err := proto.Unmarshal(b, m); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	if r.fail != 0 {
-		http.Error(w, "refused by the test", r.fail)
-		return
-	}
-	r.got <- received{m, len(b)}
-	resp, _ := proto.Marshal(&colmetricpb.ExportMetricsServiceResponse{})
-	w.Header().Set("Content-Type", "application/x-protobuf")
-	_, _ = w.Write(resp)
-}
 
 // grpcReceiver is an OTLP/gRPC receiver with the gRPC defaults (a 4 MiB
 // limit on requests).
 type grpcReceiver struct {
 	colmetricpb.UnimplementedMetricsServiceServer
-	got chan received
+	Got chan otlptest.Export
 }
 
 func (r *grpcReceiver) Export(_ context.Context, req *colmetricpb.ExportMetricsServiceRequest) (*colmetricpb.ExportMetricsServiceResponse, error) {
-	r.got <- received{req, proto.Size(req)}
+	r.Got <- otlptest.Export{Request: req, Size: proto.Size(req)}
 	return &colmetricpb.ExportMetricsServiceResponse{}, nil
 }
 
@@ -131,14 +78,14 @@ func writeCA(t *testing.T, ca testcert.Cert) string {
 
 // next waits for the next request; the deadline only guards against a
 // hang, nothing waits on it.
-func next(t *testing.T, got <-chan received) received {
+func next(t *testing.T, got <-chan otlptest.Export) otlptest.Export {
 	t.Helper()
 	select {
 	case r := <-got:
 		return r
 	case <-time.After(20 * time.Second):
 		t.Fatal("no OTLP request arrived")
-		return received{}
+		return otlptest.Export{}
 	}
 }
 
@@ -238,30 +185,30 @@ func TestOTLPExport(t *testing.T) {
 		name string
 		// start starts a receiver and returns the endpoint, the CA file
 		// and where the requests arrive.
-		start func(t *testing.T) (endpoint, caFile string, got chan received)
+		start func(t *testing.T) (endpoint, caFile string, got chan otlptest.Export)
 	}{
-		{name: "http", start: func(t *testing.T) (string, string, chan received) {
-			r := &httpReceiver{got: make(chan received, 10)}
+		{name: "http", start: func(t *testing.T) (string, string, chan otlptest.Export) {
+			r := &otlptest.HTTPReceiver{Got: make(chan otlptest.Export, 10)}
 			srv := httptest.NewServer(r)
 			t.Cleanup(srv.Close)
-			return srv.URL, "", r.got
+			return srv.URL, "", r.Got
 		}},
-		{name: "https with a CA file", start: func(t *testing.T) (string, string, chan received) {
-			r := &httpReceiver{got: make(chan received, 10)}
+		{name: "https with a CA file", start: func(t *testing.T) (string, string, chan otlptest.Export) {
+			r := &otlptest.HTTPReceiver{Got: make(chan otlptest.Export, 10)}
 			srv := httptest.NewUnstartedServer(r)
 			srv.TLS = &tls.Config{Certificates: []tls.Certificate{leaf.TLS(t)}}
 			srv.StartTLS()
 			t.Cleanup(srv.Close)
-			return srv.URL + "/v1/metrics", writeCA(t, ca), r.got
+			return srv.URL + "/v1/metrics", writeCA(t, ca), r.Got
 		}},
-		{name: "grpc", start: func(t *testing.T) (string, string, chan received) {
-			r := &grpcReceiver{got: make(chan received, 10)}
-			return "grpc://" + startGRPC(t, r, nil), "", r.got
+		{name: "grpc", start: func(t *testing.T) (string, string, chan otlptest.Export) {
+			r := &grpcReceiver{Got: make(chan otlptest.Export, 10)}
+			return "grpc://" + startGRPC(t, r, nil), "", r.Got
 		}},
-		{name: "grpcs with a CA file", start: func(t *testing.T) (string, string, chan received) {
-			r := &grpcReceiver{got: make(chan received, 10)}
+		{name: "grpcs with a CA file", start: func(t *testing.T) (string, string, chan otlptest.Export) {
+			r := &grpcReceiver{Got: make(chan otlptest.Export, 10)}
 			cert := leaf.TLS(t)
-			return "grpcs://" + startGRPC(t, r, &cert), writeCA(t, ca), r.got
+			return "grpcs://" + startGRPC(t, r, &cert), writeCA(t, ca), r.Got
 		}},
 	}
 	for _, tt := range tests {
@@ -291,8 +238,8 @@ func TestOTLPExport(t *testing.T) {
 				if perDataset {
 					want = wantPerDataset()
 				}
-				compare(t, flattenOTLP(t, r.req), want)
-				checkOTLPShape(t, r.req)
+				compare(t, flattenOTLP(t, r.Request), want)
+				checkOTLPShape(t, r.Request)
 			})
 		}
 	}
@@ -378,7 +325,7 @@ func attr(kvs []*commonpb.KeyValue, key string) string {
 // TestOTLPPeriodic lets the reader export on its own at a short interval:
 // each export is one read of the Source, and none happens between.
 func TestOTLPPeriodic(t *testing.T) {
-	r := &httpReceiver{got: make(chan received, 100)}
+	r := &otlptest.HTTPReceiver{Got: make(chan otlptest.Export, 100)}
 	srv := httptest.NewServer(r)
 	defer srv.Close()
 	src := newTestSource()
@@ -387,10 +334,10 @@ func TestOTLPPeriodic(t *testing.T) {
 		t.Fatalf("StartOTLP: %v", err)
 	}
 	for range 3 {
-		compare(t, flattenOTLP(t, next(t, r.got).req), wantPerDataset())
+		compare(t, flattenOTLP(t, next(t, r.Got).Request), wantPerDataset())
 	}
 	shutdown(t, x)
-	exports := int64(len(r.got)) + 3 // the ones not waited for, Shutdown's among them
+	exports := int64(len(r.Got)) + 3 // the ones not waited for, Shutdown's among them
 	if d, c := src.calls(); d != exports || c != exports {
 		t.Errorf("Datasets called %d times, Connector %d, want %d each: one per export", d, c, exports)
 	}
@@ -424,7 +371,7 @@ func TestOTLPBatches(t *testing.T) {
 			tt.datasets /= 10
 		}
 		t.Run(tt.name, func(t *testing.T) {
-			r := &grpcReceiver{got: make(chan received, 1000)}
+			r := &grpcReceiver{Got: make(chan otlptest.Export, 1000)}
 			addr := startGRPC(t, r, nil)
 			src := manyDatasets(tt.datasets)
 			if tt.change != nil {
@@ -437,10 +384,10 @@ func TestOTLPBatches(t *testing.T) {
 			shutdown(t, x)
 			var reqs []*colmetricpb.ExportMetricsServiceRequest
 			largest := 0
-			for len(r.got) > 0 {
-				got := <-r.got
-				reqs = append(reqs, got.req)
-				largest = max(largest, got.size)
+			for len(r.Got) > 0 {
+				got := <-r.Got
+				reqs = append(reqs, got.Request)
+				largest = max(largest, got.Size)
 			}
 			points := flattenOTLP(t, reqs...)
 			// 17 series a dataset, a histogram of 16 samples, 15 connector-wide.
@@ -472,7 +419,7 @@ func (l logSink) Write(p []byte) (int, error) {
 // (and not given to OpenTelemetry's global handler) and that a failed last
 // export is Shutdown's error.
 func TestOTLPFailedExport(t *testing.T) {
-	r := &httpReceiver{got: make(chan received, 100), fail: http.StatusBadRequest}
+	r := &otlptest.HTTPReceiver{Got: make(chan otlptest.Export, 100), Fail: http.StatusBadRequest}
 	srv := httptest.NewServer(r)
 	defer srv.Close()
 	logs := make(logSink, 100)
@@ -535,7 +482,7 @@ func TestOTLPOptionErrors(t *testing.T) {
 // TestOTLPEndpointDefaults checks the path and ports an endpoint gets
 // when it has none.
 func TestOTLPEndpointDefaults(t *testing.T) {
-	r := &httpReceiver{got: make(chan received, 10)}
+	r := &otlptest.HTTPReceiver{Got: make(chan otlptest.Export, 10)}
 	srv := httptest.NewServer(r)
 	defer srv.Close()
 	// A path of "/" is the default path: the receiver answers only there.
@@ -544,7 +491,7 @@ func TestOTLPEndpointDefaults(t *testing.T) {
 		t.Fatalf("StartOTLP: %v", err)
 	}
 	shutdown(t, x)
-	next(t, r.got)
+	next(t, r.Got)
 
 	// No port: 4318 for HTTP, 4317 for gRPC. Nothing listens there on
 	// loopback (else the test learns nothing), so the last export fails,

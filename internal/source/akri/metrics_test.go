@@ -1,65 +1,21 @@
 package akri_test
 
 import (
-	"compress/gzip"
-	"io"
-	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 
-	colmetricpb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
-	"google.golang.org/protobuf/proto"
-
 	"github.com/http-connector/http-connector/internal/adr"
+	"github.com/http-connector/http-connector/internal/testing/otlptest"
 	"github.com/http-connector/http-connector/internal/testing/wait"
 )
 
-// collector is an OpenTelemetry collector's OTLP/HTTP receiver: it keeps
-// the export requests it gets.
-type collector struct {
-	mu   sync.Mutex
-	reqs []*colmetricpb.ExportMetricsServiceRequest
-}
-
-func (c *collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != "/v1/metrics" || r.Header.Get("Content-Type") != "application/x-protobuf" {
-		http.Error(w, "not an OTLP/HTTP metrics export", http.StatusNotFound)
-		return
-	}
-	var body io.Reader = r.Body
-	if r.Header.Get("Content-Encoding") == "gzip" {
-		zr, err := gzip.NewReader(r.Body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		body = zr
-	}
-	b, err := io.ReadAll(body)
-	req := &colmetricpb.ExportMetricsServiceRequest{}
-	if err == nil {
-		err = proto.Unmarshal(b, req)
-	}
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	c.mu.Lock()
-	c.reqs = append(c.reqs, req)
-	c.mu.Unlock()
-	resp, _ := proto.Marshal(&colmetricpb.ExportMetricsServiceResponse{})
-	w.Header().Set("Content-Type", "application/x-protobuf")
-	_, _ = w.Write(resp)
-}
-
 // forwarded is the last exported aio_rest_connector_messages_forwarded of
-// an asset, and the resource attributes of its export.
-func (c *collector) forwarded(asset string) (n int64, resource map[string]string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, req := range c.reqs {
-		for _, rm := range req.GetResourceMetrics() {
+// an asset among the exports received so far, and the resource attributes
+// of its export.
+func forwarded(got chan otlptest.Export, asset string) (n int64, resource map[string]string) {
+	for len(got) > 0 {
+		ex := <-got
+		for _, rm := range ex.Request.GetResourceMetrics() {
 			for _, sm := range rm.GetScopeMetrics() {
 				for _, m := range sm.GetMetrics() {
 					if m.GetName() != "aio_rest_connector_messages_forwarded" {
@@ -87,8 +43,8 @@ func (c *collector) forwarded(asset string) (n int64, resource map[string]string
 // operator names, under Microsoft's names, and makes a last export when
 // it stops, so that the messages of its last moments are counted.
 func TestAkriMetricsPushedWithOTLP(t *testing.T) {
-	var col collector
-	srv := httptest.NewServer(&col)
+	col := &otlptest.HTTPReceiver{Got: make(chan otlptest.Export, 16)}
+	srv := httptest.NewServer(col)
 	t.Cleanup(srv.Close)
 	h := startHarnessWith(t, map[string]adr.Asset{
 		"thermostat-1": thermostatAsset(1, "plant/thermostat-1", "GET"),
@@ -98,7 +54,7 @@ func TestAkriMetricsPushedWithOTLP(t *testing.T) {
 		t.Fatalf("run: %v", err)
 	}
 	published := int64(len(h.in.On("plant/thermostat-1")))
-	n, resource := col.forwarded("thermostat-1")
+	n, resource := forwarded(col.Got, "thermostat-1")
 	if n < published {
 		t.Errorf("aio_rest_connector_messages_forwarded of thermostat-1 = %d in the last export, %d messages received by the subscriber", n, published)
 	}
