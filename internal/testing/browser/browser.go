@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"testing"
 	"time"
 
 	cdplog "github.com/chromedp/cdproto/log"
@@ -19,6 +18,16 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
+// TB is what the helpers need of a *testing.T.
+type TB interface {
+	Helper()
+	Cleanup(func())
+	TempDir() string
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Skipf(format string, args ...any)
+}
+
 // Chromium is the browser of Debian's chromium package (apt-get install chromium).
 const Chromium = "/usr/bin/chromium"
 
@@ -26,7 +35,7 @@ const Chromium = "/usr/bin/chromium"
 // the test is skipped, except under CI=true, where it fails. The returned
 // func reports what the page did wrong: script exceptions, console errors
 // (a Content-Security-Policy violation is one) and dialogs (an alert).
-func Start(t *testing.T, ctx context.Context) (context.Context, func() []string) {
+func Start(t TB, ctx context.Context) (context.Context, func() []string) {
 	t.Helper()
 	if _, err := os.Stat(Chromium); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -115,7 +124,7 @@ func Start(t *testing.T, ctx context.Context) (context.Context, func() []string)
 }
 
 // Do runs actions in the browser, failing t if one fails.
-func Do(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
+func Do(t TB, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	if err := chromedp.Do(ctx, actions...); err != nil {
 		t.Fatalf("%s: %v", what, err)
@@ -123,7 +132,7 @@ func Do(t *testing.T, ctx context.Context, what string, actions ...chromedp.Acti
 }
 
 // Read evaluates js in the page.
-func Read[T any](t *testing.T, ctx context.Context, js string) T {
+func Read[T any](t TB, ctx context.Context, js string) T {
 	t.Helper()
 	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js))
 	if err != nil {
@@ -133,7 +142,7 @@ func Read[T any](t *testing.T, ctx context.Context, js string) T {
 }
 
 // WaitFor waits until the page makes js true, as a person waits to see it.
-func WaitFor(t *testing.T, ctx context.Context, what, js string) {
+func WaitFor(t TB, ctx context.Context, what, js string) {
 	t.Helper()
 	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](js, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
 		body, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
@@ -142,7 +151,7 @@ func WaitFor(t *testing.T, ctx context.Context, what, js string) {
 }
 
 // Screenshot writes the page as a PNG into dir, when dir is set.
-func Screenshot(t *testing.T, ctx context.Context, dir, name string) {
+func Screenshot(t TB, ctx context.Context, dir, name string) {
 	t.Helper()
 	if dir == "" {
 		return
