@@ -75,7 +75,7 @@ func TestEveryRowOnce(t *testing.T) {
 	// Stopped while the next poll waits: every answer was read.
 	l.Hold()
 	wait.For(t, "a poll on hold", func() bool { return l.Holding() > 0 })
-	run.stop(t)
+	run.Stop(t)
 
 	rows := l.Rows()[5:]
 	msgs := inbox.Wait(t, len(rows))
@@ -91,7 +91,7 @@ func TestEveryRowOnce(t *testing.T) {
 	for _, n := range l.Served() {
 		served += n
 	}
-	stopped := run.record(t, "stopped")
+	stopped := run.Record(t, "stopped")
 	if stopped["duplicates"] != float64(served-len(rows)) || stopped["messages"] != float64(len(rows)) || stopped["failed_samples"] != 0.0 {
 		t.Errorf("stopped: %v\nwant %d rows served in %d answers, %d published, the rest duplicates", stopped, served, len(l.Served()), len(rows))
 	}
@@ -119,10 +119,10 @@ func TestNoRowRepeatedAfterRestart(t *testing.T) {
 		wait.For(t, "three polls", func() bool { return len(l.Served()) >= n+3 })
 		l.Hold()
 		wait.For(t, "a poll on hold", func() bool { return l.Holding() > 0 })
-		r.stop(t)
+		r.Stop(t)
 		wait.For(t, "the poll on hold given up", func() bool { return l.Holding() == 0 })
 		if run == 1 {
-			if d, _ := r.record(t, "stopped")["duplicates"].(float64); d < 8*3 {
+			if d, _ := r.Record(t, "stopped")["duplicates"].(float64); d < 8*3 {
 				t.Errorf("after the restart: %v duplicates, want the 8 rows published before the restart dropped from each of 3 polls at least", d)
 			}
 		}

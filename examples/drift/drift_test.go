@@ -71,9 +71,9 @@ func TestReportByException(t *testing.T) {
 		`dataSource: /api/v1/temperature`, `dataSource: /api/v1/temperature?at=${now:rfc3339ms}`)
 	run := startConnector(t, dir, broker.URL(), nil)
 	wait.For(t, fmt.Sprintf("%d samples and one more on hold", samples), func() bool { return s.Holding() > 0 })
-	run.stop(t)
+	run.Stop(t)
 
-	stopped := run.record(t, "stopped")
+	stopped := run.Record(t, "stopped")
 	published := int(stopped["messages"].(float64))
 	msgs := inbox.Wait(t, published)
 	served := s.Served()

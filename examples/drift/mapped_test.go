@@ -45,8 +45,8 @@ func TestReportRuleWithDatasetMapping(t *testing.T) {
 			inbox := mqtttest.Subscribe(t, broker.Connect(t, "subscriber"), "building/#")
 			run := startConnector(t, writeConfig(t, strings.TrimPrefix(srv.URL, "http://"), tt.edits...), broker.URL(), nil)
 			wait.For(t, "40 samples and one more on hold", func() bool { return s.Holding() > 0 })
-			run.stop(t)
-			published := int(run.record(t, "stopped")["messages"].(float64))
+			run.Stop(t)
+			published := int(run.Record(t, "stopped")["messages"].(float64))
 			var got []string
 			for _, m := range inbox.Wait(t, published) {
 				var p struct{ Temperature json.RawMessage }

@@ -116,8 +116,8 @@ func TestSeriesPicked(t *testing.T) {
 	e.Observe(1.25, 9.5, 3.75)
 	waitMessage(t, inbox, "water/pump-station-7/temperatures", temperatures(e))
 	waitMessage(t, inbox, "water/pump-station-7/pumps", pumps(e))
-	run.stop(t)
-	if s := run.record(t, "stopped"); s["failed_samples"] != 0.0 {
+	run.Stop(t)
+	if s := run.Record(t, "stopped"); s["failed_samples"] != 0.0 {
 		t.Errorf("stopped: %v, want no failed sample", s)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/http-connector/http-connector/internal/settings"
+	"github.com/http-connector/http-connector/internal/testing/examplerun"
 	"github.com/http-connector/http-connector/internal/testing/mqtttest"
 	"github.com/http-connector/http-connector/internal/testing/wait"
 )
@@ -94,7 +95,7 @@ func TestEveryReadingOnceAcrossRestartAndOutage(t *testing.T) {
 	waitAnswered(t, h, answered(h)+3)
 	h.SetDown(true)
 	wait.For(t, "two samples failing in a row", func() bool {
-		return second.logs.Count("device keeps failing; polling it less often") > 0
+		return second.Logs.Count("device keeps failing; polling it less often") > 0
 	})
 	h.SetDown(false)
 	waitAnswered(t, h, answered(h)+3)
@@ -122,17 +123,17 @@ func TestEveryReadingOnceAcrossRestartAndOutage(t *testing.T) {
 // stopBetweenSamples stops run while its next request waits on hold, so
 // that no answered range is left unpublished, and returns how many
 // messages the run published.
-func stopBetweenSamples(t *testing.T, h *Historian, run *connectorRun) int {
+func stopBetweenSamples(t *testing.T, h *Historian, run *examplerun.Run) int {
 	t.Helper()
 	h.Hold()
 	wait.For(t, "a request on hold", func() bool { return h.Holding() > 0 })
-	run.stop(t)
+	run.Stop(t)
 	// The connector closed its connection: the request on hold is given up
 	// (released before the historian notices, it would be answered to no
 	// one).
 	wait.For(t, "the request on hold given up", func() bool { return h.Holding() == 0 })
 	h.Release()
-	stopped := run.record(t, "stopped")
+	stopped := run.Record(t, "stopped")
 	n, _ := stopped["messages"].(float64)
 	return int(n)
 }

@@ -1,122 +1,26 @@
 package historian
 
 import (
-	"context"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
-	"time"
 
-	"github.com/rs/zerolog"
-
-	"github.com/http-connector/http-connector/internal/connector"
 	"github.com/http-connector/http-connector/internal/settings"
-	"github.com/http-connector/http-connector/internal/source/folder"
-	"github.com/http-connector/http-connector/internal/testing/logbuf"
+	"github.com/http-connector/http-connector/internal/testing/examplerun"
 )
 
 // configAddress is the device address the example's configuration is
 // written for.
 const configAddress = "http://127.0.0.1:3002"
 
-// writeConfig copies the example's config folder into a folder of the
-// test, the device at addr (host:port) and each pair of edits (old, new)
-// made: an edit that matches nothing fails the test, so that the test
-// cannot drift from the configuration a user reads.
+// writeConfig is the example's config folder for a test, its device at
+// addr (host:port), with each pair of edits (old, new) made.
 func writeConfig(t *testing.T, addr string, edits ...string) string {
 	t.Helper()
-	dir := t.TempDir()
-	found := make([]bool, len(edits)/2)
-	err := fs.WalkDir(os.DirFS("config"), ".", func(name string, e fs.DirEntry, err error) error {
-		if err != nil || e.IsDir() {
-			if err == nil {
-				err = os.MkdirAll(filepath.Join(dir, name), 0o755)
-			}
-			return err
-		}
-		b, err := os.ReadFile(filepath.Join("config", name))
-		if err != nil {
-			return err
-		}
-		text := strings.ReplaceAll(string(b), configAddress, "http://"+addr)
-		for i := 0; i+1 < len(edits); i += 2 {
-			if strings.Contains(text, edits[i]) {
-				found[i/2] = true
-				text = strings.ReplaceAll(text, edits[i], edits[i+1])
-			}
-		}
-		return os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644)
-	})
-	if err != nil {
-		t.Fatalf("write the configuration: %v", err)
-	}
-	for i, ok := range found {
-		if !ok {
-			t.Fatalf("the configuration has no %q to change", edits[2*i])
-		}
-	}
-	return dir
-}
-
-// connectorRun is one run of the standalone connector, as `http-connector
-// run --config dir` starts it, logging JSON lines into logs.
-type connectorRun struct {
-	cancel context.CancelFunc
-	done   chan error
-	logs   *logbuf.Buffer
+	return examplerun.WriteConfig(t, "config", configAddress, addr, edits...)
 }
 
 // startConnector runs the connector on the configuration folder dir with
-// the broker at brokerURL; edit, if set, changes its settings. It is
-// stopped when the test ends, if not before.
-func startConnector(t *testing.T, dir, brokerURL string, edit func(*settings.Settings)) *connectorRun {
+// the broker at brokerURL; edit, if set, changes its settings.
+func startConnector(t *testing.T, dir, brokerURL string, edit func(*settings.Settings)) *examplerun.Run {
 	t.Helper()
-	s := settings.Defaults()
-	s.Config, s.Broker = dir, brokerURL
-	s.ClientID = "connector-" + strings.ReplaceAll(t.Name(), "/", "-")
-	if edit != nil {
-		edit(&s)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &connectorRun{cancel: cancel, done: make(chan error, 1), logs: &logbuf.Buffer{}}
-	log := zerolog.New(r.logs).With().Timestamp().Logger()
-	go func() {
-		src := folder.New(folder.Options{Settings: &s, Config: os.DirFS(dir), Display: dir, Logger: log})
-		r.done <- connector.Run(ctx, src, connector.FromSettings(&s, log))
-	}()
-	t.Cleanup(func() { r.stop(t) })
-	return r
-}
-
-// stop cancels the run, as SIGTERM does, and waits until it has returned.
-func (r *connectorRun) stop(t *testing.T) {
-	t.Helper()
-	if r.done == nil {
-		return
-	}
-	r.cancel()
-	select {
-	case err := <-r.done:
-		if err != nil {
-			t.Errorf("connector: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Errorf("connector still running 30 s after it was told to stop")
-	}
-	r.done = nil
-}
-
-// record is the log record with the message msg; the test fails without
-// one.
-func (r *connectorRun) record(t *testing.T, msg string) map[string]any {
-	t.Helper()
-	for _, rec := range r.logs.Records() {
-		if rec["message"] == msg {
-			return rec
-		}
-	}
-	t.Fatalf("no %q in the connector's log:\n%s", msg, r.logs.String())
-	return nil
+	return examplerun.Start(t, dir, brokerURL, edit)
 }

@@ -104,8 +104,8 @@ func TestEveryMeterOncePerSample(t *testing.T) {
 
 	const meters, samples = 7, 4
 	inbox.Wait(t, samples*meters)
-	run.stop(t)
-	stopped := run.record(t, "stopped")
+	run.Stop(t)
+	stopped := run.Record(t, "stopped")
 	published, _ := stopped["messages"].(float64)
 	msgs := inbox.Wait(t, int(published))
 	served := svc.Served()

@@ -120,7 +120,7 @@ func TestPointsAndAlarms(t *testing.T) {
 	// Ten more requests, five samples of each dataset: no alarm message.
 	n := u.Requests()
 	wait.For(t, "ten more requests", func() bool { return u.Requests() >= n+10 })
-	run.stop(t)
+	run.Stop(t)
 
 	if got := len(inbox.On("building/level3/ahu1/alarms")); got != 5 {
 		t.Errorf("%d alarm messages, want one per change: 5", got)
@@ -128,7 +128,7 @@ func TestPointsAndAlarms(t *testing.T) {
 	// Every sample published, was suppressed, or was cut short by the stop
 	// (at most one per dataset); the alarm samples of the ten requests
 	// after the last change were suppressed.
-	stopped := run.record(t, "stopped")
+	stopped := run.Record(t, "stopped")
 	samples, _ := stopped["samples"].(float64)
 	messages, _ := stopped["messages"].(float64)
 	suppressed, _ := stopped["suppressed_samples"].(float64)
