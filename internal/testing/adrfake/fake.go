@@ -25,6 +25,7 @@ import (
 	"github.com/http-connector/http-connector/internal/adr"
 	"github.com/http-connector/http-connector/internal/aiorpc"
 	"github.com/http-connector/http-connector/internal/mqttclient"
+	"github.com/http-connector/http-connector/internal/testing/wait"
 )
 
 // Topic filters the fake serves.
@@ -131,7 +132,7 @@ type Fake struct {
 	calls        []Call
 	health       []HealthReport
 	violations   []string
-	changed      chan struct{}
+	changes      wait.Changes
 }
 
 // Start serves the commands of the connector(s) on client's broker from the
@@ -156,7 +157,6 @@ func Start(ctx context.Context, client *mqttclient.Client, devices map[string]ad
 		faults:       make(map[string][]Fault),
 		schemas:      make(map[string]Schema),
 		dedupe:       make(map[string]cached),
-		changed:      make(chan struct{}),
 	}
 	if f.devices == nil {
 		f.devices = map[string]adr.Device{}
@@ -194,28 +194,16 @@ func (f *Fake) Close() {
 	f.wg.Wait()
 }
 
-// touch wakes Wait; f.mu must be held.
-func (f *Fake) touch() {
-	close(f.changed)
-	f.changed = make(chan struct{})
-}
+// touch wakes Wait.
+func (f *Fake) touch() { f.changes.Touch() }
 
 // Wait blocks until cond returns true, re-checking whenever the fake records
 // something, or until ctx ends.
 func (f *Fake) Wait(ctx context.Context, cond func() bool) error {
-	for {
-		f.mu.Lock()
-		ch := f.changed
-		f.mu.Unlock()
-		if cond() {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("adr fake: condition not met: %w", ctx.Err())
-		case <-ch:
-		}
+	if err := f.changes.Wait(ctx, cond); err != nil {
+		return fmt.Errorf("adr fake: %w", err)
 	}
+	return nil
 }
 
 // Inject queues a fault for the next requests of command.

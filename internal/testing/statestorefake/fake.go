@@ -28,6 +28,7 @@ import (
 	"github.com/http-connector/http-connector/internal/aiorpc"
 	"github.com/http-connector/http-connector/internal/mqttclient"
 	"github.com/http-connector/http-connector/internal/statestore"
+	"github.com/http-connector/http-connector/internal/testing/wait"
 )
 
 // Options configure the fake.
@@ -102,7 +103,7 @@ type Fake struct {
 	calls      []Call
 	sent       []mqttclient.Message // notifications
 	violations []string
-	changed    chan struct{}
+	changes    wait.Changes
 }
 
 // Start serves the state store on client's broker. client must be connected
@@ -115,16 +116,15 @@ func Start(ctx context.Context, client *mqttclient.Client, opts Options) (*Fake,
 		opts.Now = time.Now
 	}
 	f := &Fake{
-		client:  client,
-		clock:   aiorpc.NewClockAt(opts.ClientID, opts.Now),
-		now:     opts.Now,
-		log:     opts.Logger,
-		id:      opts.ClientID,
-		store:   make(map[string]*entry),
-		notify:  make(map[notifyKey]bool),
-		faults:  make(map[string][]Fault),
-		dedupe:  make(map[string]cached),
-		changed: make(chan struct{}),
+		client: client,
+		clock:  aiorpc.NewClockAt(opts.ClientID, opts.Now),
+		now:    opts.Now,
+		log:    opts.Logger,
+		id:     opts.ClientID,
+		store:  make(map[string]*entry),
+		notify: make(map[notifyKey]bool),
+		faults: make(map[string][]Fault),
+		dedupe: make(map[string]cached),
 	}
 	if err := client.Subscribe(ctx, statestore.RequestTopic, 1, f.onRequest); err != nil {
 		return nil, fmt.Errorf("state store fake: %w", err)
@@ -140,28 +140,16 @@ func (f *Fake) Close() {
 	f.wg.Wait()
 }
 
-// touch wakes Wait; f.mu must be held.
-func (f *Fake) touch() {
-	close(f.changed)
-	f.changed = make(chan struct{})
-}
+// touch wakes Wait.
+func (f *Fake) touch() { f.changes.Touch() }
 
 // Wait blocks until cond returns true, re-checking whenever the fake records
 // something, or until ctx ends.
 func (f *Fake) Wait(ctx context.Context, cond func() bool) error {
-	for {
-		f.mu.Lock()
-		ch := f.changed
-		f.mu.Unlock()
-		if cond() {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("state store fake: condition not met: %w", ctx.Err())
-		case <-ch:
-		}
+	if err := f.changes.Wait(ctx, cond); err != nil {
+		return fmt.Errorf("state store fake: %w", err)
 	}
+	return nil
 }
 
 // Inject queues a fault for the next requests of command ("SET", ...), or of
