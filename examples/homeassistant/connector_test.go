@@ -1,8 +1,6 @@
 package homeassistant_test
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -14,12 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/http-connector/http-connector/examples/homeassistant"
-	"github.com/http-connector/http-connector/internal/connector"
 	"github.com/http-connector/http-connector/internal/settings"
-	"github.com/http-connector/http-connector/internal/source/folder"
+	"github.com/http-connector/http-connector/internal/testing/examplerun"
 	"github.com/http-connector/http-connector/internal/testing/logbuf"
 	"github.com/http-connector/http-connector/internal/testing/mqtttest"
 	"github.com/http-connector/http-connector/internal/testing/wait"
@@ -143,31 +138,7 @@ func writeSecret(t *testing.T, dir, name, value string) {
 // and returns that folder.
 func configAt(t *testing.T, addr string) string {
 	t.Helper()
-	dir := t.TempDir()
-	entries, err := os.ReadDir("config")
-	if err != nil {
-		t.Fatal(err)
-	}
-	replaced := map[string]int{}
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join("config", e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for from, to := range map[string]string{"http://127.0.0.1:8123": "http://" + addr, `"samplingInterval": 5000`: `"samplingInterval": 100`} {
-			replaced[from] += bytes.Count(b, []byte(from))
-			b = bytes.ReplaceAll(b, []byte(from), []byte(to))
-		}
-		if err := os.WriteFile(filepath.Join(dir, e.Name()), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for from, n := range replaced {
-		if n != 1 {
-			t.Fatalf("config: %q appears %d times, want once", from, n)
-		}
-	}
-	return dir
+	return examplerun.ReplaceOnce(t, "config", map[string]string{"http://127.0.0.1:8123": "http://" + addr, `"samplingInterval": 5000`: `"samplingInterval": 100`})
 }
 
 // runConnector runs the standalone connector until the test ends, on the
@@ -185,20 +156,5 @@ func runConnector(t *testing.T, dir, brokerURL, secrets string) (logs *logbuf.Bu
 		t.Fatalf("settings.yaml: secrets.dir %q: the test replaces examples/homeassistant/secrets", s.Secrets.Dir)
 	}
 	s.Config, s.Broker, s.ClientID, s.Secrets.Dir = dir, brokerURL, "connector", secrets
-	logs = &logbuf.Buffer{}
-	log := zerolog.New(logs).Level(zerolog.DebugLevel)
-	opts := connector.FromSettings(s, log)
-	opts.SecretsPeriod = 50 * time.Millisecond
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- connector.Run(ctx, folder.New(folder.Options{Settings: s, Config: os.DirFS(dir), Display: dir, Logger: log}), opts)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("connector: %v", err)
-		}
-	})
-	return logs
+	return examplerun.StartWith(t, s, examplerun.Options{SecretsPeriod: 50 * time.Millisecond}).Logs
 }

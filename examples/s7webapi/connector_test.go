@@ -1,8 +1,6 @@
 package s7webapi_test
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
@@ -12,12 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/http-connector/http-connector/examples/s7webapi"
-	"github.com/http-connector/http-connector/internal/connector"
 	"github.com/http-connector/http-connector/internal/settings"
-	"github.com/http-connector/http-connector/internal/source/folder"
+	"github.com/http-connector/http-connector/internal/testing/examplerun"
 	"github.com/http-connector/http-connector/internal/testing/logbuf"
 	"github.com/http-connector/http-connector/internal/testing/mqtttest"
 	"github.com/http-connector/http-connector/internal/testing/wait"
@@ -122,31 +117,7 @@ func TestConnectorWalkthrough(t *testing.T) {
 // instead of every second, and returns that folder.
 func configAt(t *testing.T, url string) string {
 	t.Helper()
-	dir := t.TempDir()
-	entries, err := os.ReadDir("config")
-	if err != nil {
-		t.Fatal(err)
-	}
-	replaced := map[string]int{}
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join("config", e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for from, to := range map[string]string{"https://127.0.0.1:8443": url, `"samplingInterval": 1000`: `"samplingInterval": 100`} {
-			replaced[from] += bytes.Count(b, []byte(from))
-			b = bytes.ReplaceAll(b, []byte(from), []byte(to))
-		}
-		if err := os.WriteFile(filepath.Join(dir, e.Name()), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for from, n := range replaced {
-		if n != 1 {
-			t.Fatalf("config: %q appears %d times, want once", from, n)
-		}
-	}
-	return dir
+	return examplerun.ReplaceOnce(t, "config", map[string]string{"https://127.0.0.1:8443": url, `"samplingInterval": 1000`: `"samplingInterval": 100`})
 }
 
 // runConnector runs the standalone connector on the configuration folder
@@ -165,24 +136,7 @@ func runConnector(t *testing.T, dir, brokerURL string, env map[string]string, ce
 	}
 	s.Config, s.Broker, s.ClientID = dir, brokerURL, "connector"
 	s.Secrets.Files["plc-1/certificate"] = cert
-	logs = &logbuf.Buffer{}
-	log := zerolog.New(logs).Level(zerolog.DebugLevel)
 	getenv := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		src := folder.New(folder.Options{Settings: s, Config: os.DirFS(dir), Display: dir, Logger: log, Getenv: getenv})
-		done <- connector.Run(ctx, src, connector.FromSettings(s, log))
-	}()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("connector: %v", err)
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return logs, stop
+	run := examplerun.StartWith(t, s, examplerun.Options{Getenv: getenv})
+	return run.Logs, func() { run.Stop(t) }
 }

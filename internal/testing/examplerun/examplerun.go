@@ -5,6 +5,7 @@
 package examplerun
 
 import (
+	"bytes"
 	"context"
 	"io/fs"
 	"os"
@@ -78,8 +79,8 @@ type Run struct {
 }
 
 // Start runs the connector on the configuration folder dir with the broker
-// at brokerURL; edit, if set, changes its settings. It is stopped when the
-// test ends, if not before.
+// at brokerURL, logging at every level; edit, if set, changes its
+// settings. It is stopped when the test ends, if not before.
 func Start(t TB, dir, brokerURL string, edit func(*settings.Settings)) *Run {
 	t.Helper()
 	s := settings.Defaults()
@@ -88,12 +89,33 @@ func Start(t TB, dir, brokerURL string, edit func(*settings.Settings)) *Run {
 	if edit != nil {
 		edit(&s)
 	}
+	return StartWith(t, &s, Options{Level: zerolog.TraceLevel})
+}
+
+// Options are what a run takes besides its settings.
+type Options struct {
+	// Level is the lowest level logged; the zero value is debug.
+	Level zerolog.Level
+	// Getenv, if set, is the environment the settings' secrets are read
+	// from, instead of the process's.
+	Getenv func(string) (string, bool)
+	// SecretsPeriod, if set, is how often endpoint secrets are read again.
+	SecretsPeriod time.Duration
+}
+
+// StartWith runs the connector with the settings s, on the folder
+// s.Config, as `http-connector run` does with them. It is stopped when the
+// test ends, if not before.
+func StartWith(t TB, s *settings.Settings, o Options) *Run {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Run{cancel: cancel, done: make(chan error, 1), Logs: &logbuf.Buffer{}}
-	log := zerolog.New(r.Logs).With().Timestamp().Logger()
+	log := zerolog.New(r.Logs).Level(o.Level).With().Timestamp().Logger()
+	opts := connector.FromSettings(s, log)
+	opts.SecretsPeriod = o.SecretsPeriod
 	go func() {
-		src := folder.New(folder.Options{Settings: &s, Config: os.DirFS(dir), Display: dir, Logger: log})
-		r.done <- connector.Run(ctx, src, connector.FromSettings(&s, log))
+		src := folder.New(folder.Options{Settings: s, Config: os.DirFS(s.Config), Display: s.Config, Logger: log, Getenv: o.Getenv})
+		r.done <- connector.Run(ctx, src, opts)
 	}()
 	t.Cleanup(func() { r.Stop(t) })
 	return r
@@ -128,4 +150,36 @@ func (r *Run) Record(t TB, msg string) map[string]any {
 	}
 	t.Fatalf("no %q in the connector's log:\n%s", msg, r.Logs.String())
 	return nil
+}
+
+// ReplaceOnce copies the files of the folder config into a folder of the
+// test with every replacement (from → to) made, each from appearing
+// exactly once in the folder, and returns that folder.
+func ReplaceOnce(t TB, config string, replacements map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	entries, err := os.ReadDir(config)
+	if err != nil {
+		t.Fatalf("read the configuration: %v", err)
+	}
+	replaced := map[string]int{}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(config, e.Name()))
+		if err != nil {
+			t.Fatalf("read the configuration: %v", err)
+		}
+		for from, to := range replacements {
+			replaced[from] += bytes.Count(b, []byte(from))
+			b = bytes.ReplaceAll(b, []byte(from), []byte(to))
+		}
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), b, 0o600); err != nil {
+			t.Fatalf("write the configuration: %v", err)
+		}
+	}
+	for from, n := range replaced {
+		if n != 1 {
+			t.Fatalf("config: %q appears %d times, want once", from, n)
+		}
+	}
+	return dir
 }
