@@ -194,11 +194,9 @@ func (b *builder) login(l *plan.LoginConfig) httpauth.Login {
 // body is the login body with its placeholders filled in, each string in
 // place, so that a value is JSON-escaped whatever it holds.
 func (b *builder) body(l *plan.LoginConfig) []byte {
-	v := cloneJSON(l.Body)
-	for _, t := range l.BodyTexts {
-		setAt(v, t.Path, b.expand(t.Value, "auth.request.body"+jsonPath(t.Path)))
-	}
-	out, err := marshalJSON(v)
+	out, err := plan.FillJSON(l.Body, l.BodyTexts, func(t plan.Text) (string, error) {
+		return b.expand(t.Value, "auth.request.body"+jsonPath(t.Path)), nil
+	})
 	if err != nil && b.err == nil {
 		b.err = fmt.Errorf("auth.request.body: %w", err)
 	}

@@ -165,11 +165,25 @@ type JSONTemplate struct {
 // Render is the JSON text of the value with the placeholders filled in,
 // each string in place, so that a value is JSON-escaped whatever it holds.
 func (j *JSONTemplate) Render(lookup func(placeholder.Ref) (string, error)) ([]byte, error) {
-	v := cloneJSON(j.Value)
-	for _, t := range j.Texts {
+	return FillJSON(j.Value, j.Texts, func(t Text) (string, error) {
 		s, err := t.Value.Expand(lookup)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", jsonPath(t.Path), err)
+			return "", fmt.Errorf("%s: %w", jsonPath(t.Path), err)
+		}
+		return s, nil
+	})
+}
+
+// FillJSON is the JSON text of value, a decoded JSON value, with the
+// string at each text's path replaced by what fill gives for it: value
+// itself is not changed. HTML characters are not escaped, so that a
+// password with & or < is sent as it is.
+func FillJSON(value any, texts []Text, fill func(Text) (string, error)) ([]byte, error) {
+	v := cloneJSON(value)
+	for _, t := range texts {
+		s, err := fill(t)
+		if err != nil {
+			return nil, err
 		}
 		v = setAt(v, t.Path, s)
 	}
@@ -198,6 +212,7 @@ func jsonPath(path []any) string {
 	return s
 }
 
+// cloneJSON is a deep copy of a decoded JSON value.
 func cloneJSON(v any) any {
 	switch v := v.(type) {
 	case map[string]any:
