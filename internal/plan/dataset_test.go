@@ -77,6 +77,18 @@ func TestRequestTemplates(t *testing.T) {
 	if got := r.URL.String(); got != "http://127.0.0.1:8080/api/lines/L%203/history?from=1800000000&to=1800000060" || r.Header.Get("X-After") != "41" {
 		t.Errorf("rendered %s, X-After %q", got, r.Header.Get("X-After"))
 	}
+	// A JSON body's strings are filled in place, $$ standing for $.
+	b, bprobs := pl.Asset("a", asset("/query", `{"HttpRequestMethod": "POST", "body": {"from": "${now:unix}", "key": "pa$$word", "ids": ["x", "${cursor}"]}, "cursor": {"jq": ".id"}}`), ep)
+	if len(bprobs) > 0 {
+		t.Fatal(bprobs)
+	}
+	br, err := b.Datasets[0].Requests[0].Template.Render(plan.Vars{Now: now, Cursor: "41"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(br.Body), `{"from":"1800000060","ids":["x","41"],"key":"pa$word"}`; got != want {
+		t.Errorf("body %s, want %s", got, want)
+	}
 	static, sprobs := pl.Asset("a", asset("/lines/${attribute:line}", ""), ep)
 	if len(sprobs) > 0 || static.Datasets[0].Requests[0].Template != nil || static.Datasets[0].Requests[0].URL.Path != "/api/lines/L 3" {
 		t.Errorf("an attribute alone is filled in when the configuration loads: %+v %v", static.Datasets[0].Requests[0], sprobs)

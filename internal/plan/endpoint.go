@@ -514,12 +514,13 @@ func (b configBuilder) loginRequest(l *LoginConfig, rq *loginRequestJSON, ep *En
 	}
 }
 
-// bodyTexts are the strings of a JSON body with placeholders.
+// bodyTexts are the strings of a JSON body with placeholders, or with a
+// $$ that stands for $: those a render must fill in.
 func (b configBuilder) bodyTexts(v any, at []any, path string) []Text {
 	var out []Text
 	switch v := v.(type) {
 	case string:
-		if t := b.text(v, path); !t.Static() {
+		if t := b.text(v, path); !t.Static() || strings.Contains(v, "$$") {
 			out = append(out, Text{Path: append([]any(nil), at...), Value: t})
 		}
 	case map[string]any:

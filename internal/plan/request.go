@@ -185,27 +185,3 @@ func (tb *templateBuilder) body(raw json.RawMessage, path string) (*JSONTemplate
 	j.Texts = tb.bodyTexts(v, nil, path)
 	return j, nil
 }
-
-func (tb *templateBuilder) bodyTexts(v any, at []any, path string) []Text {
-	var out []Text
-	switch v := v.(type) {
-	case string:
-		if t := tb.text(v, path); !t.Static() || t.Source() != v {
-			out = append(out, Text{Path: append([]any(nil), at...), Value: t})
-		}
-	case map[string]any:
-		keys := make([]string, 0, len(v))
-		for k := range v {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			out = append(out, tb.bodyTexts(v[k], append(at, k), path+"."+k)...)
-		}
-	case []any:
-		for i, e := range v {
-			out = append(out, tb.bodyTexts(e, append(at, i), path)...)
-		}
-	}
-	return out
-}
