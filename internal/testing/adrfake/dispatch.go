@@ -10,6 +10,7 @@ import (
 	"github.com/http-connector/http-connector/internal/adr"
 	"github.com/http-connector/http-connector/internal/aiorpc"
 	"github.com/http-connector/http-connector/internal/mqttclient"
+	"github.com/http-connector/http-connector/internal/testing/rpcdouble"
 )
 
 // decodeStrict decodes a request payload, rejecting unknown fields.
@@ -20,7 +21,7 @@ func decodeStrict(payload []byte, v any) error {
 }
 
 func badPayload(err error) *mqttclient.Message {
-	return statusResponse(400, aiorpc.PropStatusMessage, "Invalid request payload: "+err.Error())
+	return rpcdouble.StatusResponse(400, aiorpc.PropStatusMessage, "Invalid request payload: "+err.Error())
 }
 
 // dispatch runs one command on the stored resources.

@@ -13,9 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"math"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -25,6 +23,7 @@ import (
 	"github.com/http-connector/http-connector/internal/adr"
 	"github.com/http-connector/http-connector/internal/aiorpc"
 	"github.com/http-connector/http-connector/internal/mqttclient"
+	"github.com/http-connector/http-connector/internal/testing/rpcdouble"
 	"github.com/http-connector/http-connector/internal/testing/wait"
 )
 
@@ -103,11 +102,6 @@ type Schema struct {
 
 type notifyKey struct{ client, device, endpoint, asset string }
 
-type cached struct {
-	resp    *mqttclient.Message
-	expires time.Time
-}
-
 // Fake is a running ADR service and schema registry double.
 type Fake struct {
 	client *mqttclient.Client
@@ -128,7 +122,7 @@ type Fake struct {
 	notify       map[notifyKey]bool
 	faults       map[string][]Fault
 	schemas      map[string]Schema // by name + "\x00" + version
-	dedupe       map[string]cached
+	replies      rpcdouble.Replies
 	calls        []Call
 	health       []HealthReport
 	violations   []string
@@ -156,7 +150,6 @@ func Start(ctx context.Context, client *mqttclient.Client, devices map[string]ad
 		notify:       make(map[notifyKey]bool),
 		faults:       make(map[string][]Fault),
 		schemas:      make(map[string]Schema),
-		dedupe:       make(map[string]cached),
 	}
 	if f.devices == nil {
 		f.devices = map[string]adr.Device{}
@@ -461,7 +454,7 @@ func (f *Fake) serve(m mqttclient.Message, arrived time.Time) {
 	call.Request = m
 	out := f.answer(&call, arrived)
 	if out != nil {
-		call.Status, _ = strconv.Atoi(propertyOf(out, aiorpc.PropStatus))
+		call.Status = rpcdouble.Status(out)
 	}
 	f.mu.Lock()
 	f.calls = append(f.calls, call)
@@ -500,34 +493,18 @@ func (f *Fake) answer(call *Call, arrived time.Time) *mqttclient.Message {
 	}
 	f.checkRequestProperties(call)
 
-	key := m.ResponseTopic + "\x00" + string(m.CorrelationData)
-	f.mu.Lock()
-	for k, c := range f.dedupe {
-		if time.Now().After(c.expires) {
-			delete(f.dedupe, k)
-		}
-	}
-	dup, isDup := f.dedupe[key]
-	f.mu.Unlock()
+	dup, isDup := f.replies.Replayed(m)
 	if isDup {
-		return f.address(m, dup.resp, arrived)
+		return rpcdouble.Address(m, dup, arrived)
 	}
 
 	resp := f.handle(call)
 	if resp == nil {
 		return nil
 	}
-	resp.UserProperties = append(resp.UserProperties,
-		mqttclient.UserProperty{Key: aiorpc.PropProtocolVersion, Value: aiorpc.ProtocolVersion},
-		mqttclient.UserProperty{Key: aiorpc.PropTimestamp, Value: f.clock.Now()},
-		mqttclient.UserProperty{Key: aiorpc.PropHighPriority, Value: ""},
-	)
-	if m.MessageExpiry > 0 && len(m.CorrelationData) == 16 {
-		f.mu.Lock()
-		f.dedupe[key] = cached{resp: resp, expires: arrived.Add(time.Duration(m.MessageExpiry) * time.Second)}
-		f.mu.Unlock()
-	}
-	return f.address(m, resp, arrived)
+	rpcdouble.Stamp(resp, f.clock.Now())
+	f.replies.Keep(m, resp, arrived)
+	return rpcdouble.Address(m, resp, arrived)
 }
 
 // checkRequestProperties records deviations from the invoker conventions
@@ -559,41 +536,9 @@ func (f *Fake) checkRequestProperties(call *Call) {
 	}
 }
 
-// address sends resp (possibly a cached one being replayed) back to the
-// request, with the remaining expiry, or returns nil when the request has
-// expired.
-func (f *Fake) address(req mqttclient.Message, resp *mqttclient.Message, arrived time.Time) *mqttclient.Message {
-	out := *resp
-	out.Topic = req.ResponseTopic
-	out.CorrelationData = req.CorrelationData
-	out.QoS = 1
-	if req.MessageExpiry > 0 {
-		remaining := time.Duration(req.MessageExpiry)*time.Second - time.Since(arrived)
-		if remaining <= 0 {
-			return nil
-		}
-		out.MessageExpiry = uint32(math.Ceil(remaining.Seconds()))
-	}
-	return &out
-}
-
-func propertyOf(m *mqttclient.Message, key string) string {
-	v, _ := m.Property(key)
-	return v
-}
-
-// statusResponse is a response without payload.
-func statusResponse(status int, kv ...string) *mqttclient.Message {
-	m := &mqttclient.Message{UserProperties: []mqttclient.UserProperty{{Key: aiorpc.PropStatus, Value: strconv.Itoa(status)}}}
-	for i := 0; i+1 < len(kv); i += 2 {
-		m.UserProperties = append(m.UserProperties, mqttclient.UserProperty{Key: kv[i], Value: kv[i+1]})
-	}
-	return m
-}
-
 // jsonResponse is a 200 response with a JSON payload.
 func jsonResponse(payload []byte) *mqttclient.Message {
-	m := statusResponse(200)
+	m := rpcdouble.StatusResponse(200)
 	m.Payload = payload
 	m.ContentType = aiorpc.ContentTypeJSON
 	m.UTF8Payload = true
@@ -604,24 +549,8 @@ func jsonResponse(payload []byte) *mqttclient.Message {
 // response; nil means no response.
 func (f *Fake) handle(call *Call) *mqttclient.Message {
 	m := call.Request
-	if len(m.CorrelationData) != 16 {
-		return statusResponse(400, aiorpc.PropStatusMessage, "Correlation data must be 16 bytes.",
-			aiorpc.PropInvalidPropertyName, "Correlation Data")
-	}
-	if m.MessageExpiry == 0 {
-		return statusResponse(400, aiorpc.PropStatusMessage, "No message expiry interval present.",
-			aiorpc.PropInvalidPropertyName, "Message Expiry")
-	}
-	if v, ok := m.Property(aiorpc.PropProtocolVersion); ok {
-		major, _, _ := strings.Cut(v, ".")
-		if n, err := strconv.Atoi(major); err != nil || n != aiorpc.ProtocolMajorVersion {
-			return statusResponse(505, aiorpc.PropStatusMessage, "Unsupported protocol version.",
-				aiorpc.PropSupportedMajorVersions, "1", aiorpc.PropRequestProtocolVersion, v)
-		}
-	}
-	if m.ContentType != "" && m.ContentType != aiorpc.ContentTypeJSON {
-		return statusResponse(415, aiorpc.PropStatusMessage, "Unsupported content type.",
-			aiorpc.PropInvalidPropertyName, "Content Type", aiorpc.PropInvalidPropertyValue, m.ContentType)
+	if refused := rpcdouble.CheckHeaders(m, func(ct string) bool { return ct == aiorpc.ContentTypeJSON }); refused != nil {
+		return refused
 	}
 
 	f.mu.Lock()
@@ -647,14 +576,14 @@ func (f *Fake) handle(call *Call) *mqttclient.Message {
 			if fault.ApplicationError {
 				kv = append(kv, aiorpc.PropIsApplicationError, "true")
 			}
-			return statusResponse(fault.Status, kv...)
+			return rpcdouble.StatusResponse(fault.Status, kv...)
 		}
 	}
 
 	if req := requestSchema(call.Command); req != "" {
 		if err := f.wire.validate(req, m.Payload); err != nil {
 			f.violation("%s: request payload: %v", m.Topic, err)
-			return statusResponse(400, aiorpc.PropStatusMessage, "Invalid request payload: "+err.Error())
+			return rpcdouble.StatusResponse(400, aiorpc.PropStatusMessage, "Invalid request payload: "+err.Error())
 		}
 	}
 	resp := f.dispatch(call)

@@ -16,9 +16,7 @@ package statestorefake
 import (
 	"context"
 	"fmt"
-	"math"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -28,6 +26,7 @@ import (
 	"github.com/http-connector/http-connector/internal/aiorpc"
 	"github.com/http-connector/http-connector/internal/mqttclient"
 	"github.com/http-connector/http-connector/internal/statestore"
+	"github.com/http-connector/http-connector/internal/testing/rpcdouble"
 	"github.com/http-connector/http-connector/internal/testing/wait"
 )
 
@@ -79,11 +78,6 @@ type entry struct {
 
 type notifyKey struct{ client, key string }
 
-type cached struct {
-	resp    *mqttclient.Message
-	expires time.Time
-}
-
 // Fake is a running state store double.
 type Fake struct {
 	client *mqttclient.Client
@@ -99,7 +93,7 @@ type Fake struct {
 	store      map[string]*entry
 	notify     map[notifyKey]bool
 	faults     map[string][]Fault // by command; "" for any
-	dedupe     map[string]cached
+	replies    rpcdouble.Replies
 	calls      []Call
 	sent       []mqttclient.Message // notifications
 	violations []string
@@ -124,7 +118,6 @@ func Start(ctx context.Context, client *mqttclient.Client, opts Options) (*Fake,
 		store:  make(map[string]*entry),
 		notify: make(map[notifyKey]bool),
 		faults: make(map[string][]Fault),
-		dedupe: make(map[string]cached),
 	}
 	if err := client.Subscribe(ctx, statestore.RequestTopic, 1, f.onRequest); err != nil {
 		return nil, fmt.Errorf("state store fake: %w", err)
@@ -260,7 +253,7 @@ func (f *Fake) serve(m mqttclient.Message, arrived time.Time) {
 	}
 	out, notes := f.answer(&call, arrived)
 	if out != nil {
-		call.Status, _ = strconv.Atoi(propertyOf(out, aiorpc.PropStatus))
+		call.Status = rpcdouble.Status(out)
 		call.Response = out.Payload
 	}
 	f.mu.Lock()
@@ -298,34 +291,18 @@ func (f *Fake) answer(call *Call, arrived time.Time) (*mqttclient.Message, []*mq
 	}
 	f.checkRequestProperties(m)
 
-	key := m.ResponseTopic + "\x00" + string(m.CorrelationData)
-	f.mu.Lock()
-	for k, c := range f.dedupe {
-		if time.Now().After(c.expires) {
-			delete(f.dedupe, k)
-		}
-	}
-	dup, isDup := f.dedupe[key]
-	f.mu.Unlock()
+	dup, isDup := f.replies.Replayed(m)
 	if isDup {
-		return address(m, dup.resp, arrived), nil
+		return rpcdouble.Address(m, dup, arrived), nil
 	}
 
 	resp, notes := f.handle(call)
 	if resp == nil {
 		return nil, nil
 	}
-	resp.UserProperties = append(resp.UserProperties,
-		mqttclient.UserProperty{Key: aiorpc.PropProtocolVersion, Value: aiorpc.ProtocolVersion},
-		mqttclient.UserProperty{Key: aiorpc.PropTimestamp, Value: f.clock.Now()},
-		mqttclient.UserProperty{Key: aiorpc.PropHighPriority, Value: ""},
-	)
-	if m.MessageExpiry > 0 && len(m.CorrelationData) == 16 {
-		f.mu.Lock()
-		f.dedupe[key] = cached{resp: resp, expires: arrived.Add(time.Duration(m.MessageExpiry) * time.Second)}
-		f.mu.Unlock()
-	}
-	return address(m, resp, arrived), notes
+	rpcdouble.Stamp(resp, f.clock.Now())
+	f.replies.Keep(m, resp, arrived)
+	return rpcdouble.Address(m, resp, arrived), notes
 }
 
 // checkRequestProperties records deviations from the invoker conventions
@@ -344,42 +321,10 @@ func (f *Fake) checkRequestProperties(m mqttclient.Message) {
 	}
 }
 
-// address sends resp (possibly a cached one being replayed) back to the
-// request, with the remaining expiry, or returns nil when the request has
-// expired.
-func address(req mqttclient.Message, resp *mqttclient.Message, arrived time.Time) *mqttclient.Message {
-	out := *resp
-	out.Topic = req.ResponseTopic
-	out.CorrelationData = req.CorrelationData
-	out.QoS = 1
-	if req.MessageExpiry > 0 {
-		remaining := time.Duration(req.MessageExpiry)*time.Second - time.Since(arrived)
-		if remaining <= 0 {
-			return nil
-		}
-		out.MessageExpiry = uint32(math.Ceil(remaining.Seconds()))
-	}
-	return &out
-}
-
-func propertyOf(m *mqttclient.Message, key string) string {
-	v, _ := m.Property(key)
-	return v
-}
-
-// statusResponse is a response without payload.
-func statusResponse(status int, kv ...string) *mqttclient.Message {
-	m := &mqttclient.Message{UserProperties: []mqttclient.UserProperty{{Key: aiorpc.PropStatus, Value: strconv.Itoa(status)}}}
-	for i := 0; i+1 < len(kv); i += 2 {
-		m.UserProperties = append(m.UserProperties, mqttclient.UserProperty{Key: kv[i], Value: kv[i+1]})
-	}
-	return m
-}
-
 // respResponse is a 200 response with a raw RESP3 payload and, like the
 // request, no content type.
 func respResponse(payload []byte) *mqttclient.Message {
-	m := statusResponse(200)
+	m := rpcdouble.StatusResponse(200)
 	m.Payload = payload
 	return m
 }
@@ -387,26 +332,12 @@ func respResponse(payload []byte) *mqttclient.Message {
 // handle checks the RPC headers like the real executor, applies faults and
 // runs the command; a nil response means none.
 func (f *Fake) handle(call *Call) (*mqttclient.Message, []*mqttclient.Message) {
-	m := call.Request
-	if len(m.CorrelationData) != 16 {
-		return statusResponse(400, aiorpc.PropStatusMessage, "Correlation data must be 16 bytes.",
-			aiorpc.PropInvalidPropertyName, "Correlation Data"), nil
-	}
-	if m.MessageExpiry == 0 {
-		return statusResponse(400, aiorpc.PropStatusMessage, "No message expiry interval present.",
-			aiorpc.PropInvalidPropertyName, "Message Expiry"), nil
-	}
-	if v, ok := m.Property(aiorpc.PropProtocolVersion); ok {
-		major, _, _ := strings.Cut(v, ".")
-		if n, err := strconv.Atoi(major); err != nil || n != aiorpc.ProtocolMajorVersion {
-			return statusResponse(505, aiorpc.PropStatusMessage, "Unsupported protocol version.",
-				aiorpc.PropSupportedMajorVersions, "1", aiorpc.PropRequestProtocolVersion, v), nil
-		}
-	}
 	// What the SDKs' raw serializers accept.
-	if ct := m.ContentType; ct != "" && ct != "application/octet-stream" && !strings.HasPrefix(ct, "application/octet-stream;") {
-		return statusResponse(415, aiorpc.PropStatusMessage, "Unsupported content type.",
-			aiorpc.PropInvalidPropertyName, "Content Type", aiorpc.PropInvalidPropertyValue, ct), nil
+	raw := func(ct string) bool {
+		return ct == "application/octet-stream" || strings.HasPrefix(ct, "application/octet-stream;")
+	}
+	if refused := rpcdouble.CheckHeaders(call.Request, raw); refused != nil {
+		return refused, nil
 	}
 
 	if fault := f.takeFault(call.Command); fault != nil {
@@ -416,7 +347,7 @@ func (f *Fake) handle(call *Call) (*mqttclient.Message, []*mqttclient.Message) {
 		case fault.Error != "":
 			return respResponse(errorPayload(fault.Error)), nil
 		default:
-			return statusResponse(fault.Status, aiorpc.PropStatusMessage, fault.Message), nil
+			return rpcdouble.StatusResponse(fault.Status, aiorpc.PropStatusMessage, fault.Message), nil
 		}
 	}
 	payload, notes := f.execute(call)
